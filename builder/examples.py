@@ -1,0 +1,72 @@
+"""What one ImageNet-tiny example holds, and how a source image becomes one."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Sequence
+
+import datasets
+
+from builder.classes import ClassTable
+from builder.config import ImageNetTinyConfig
+from builder.geometry import tiny_boxes
+from builder.sources import SourceImage
+from builder.transform import OUTPUT_MODES, encode_png, tiny_image
+
+UNLABELLED = -1  # the test split has no labels
+
+
+def tiny_features(config: ImageNetTinyConfig, classes: ClassTable) -> datasets.Features:
+    """Features of a config's examples.
+
+    - ``image``: exactly W x H, mode ``L`` (gray) or ``RGB`` (sRGB), stored as PNG;
+    - ``label``: index into the config's WNIDs in sorted order (-1 in the test split);
+    - ``words``: the class's human-readable names, so the dataset alone explains its labels;
+    - ``image_id``: the source file's stem, e.g. ``n01440764_10026`` or ``ILSVRC2012_val_00000001``;
+    - ``bboxes``: ground-truth boxes ``[xmin, ymin, xmax, ymax]`` in tiny-image pixel-edge coordinates
+      (0..W, 0..H), mapped through the same crop/pad/squash as the pixels and clipped to the image;
+    - ``original_width``, ``original_height``: the source image's size, which with the config's size and
+      fit mode maps tiny boxes back to the original (``builder.geometry.original_boxes``).
+    """
+    return datasets.Features(
+        {
+            "image": datasets.Image(mode=OUTPUT_MODES[config.color]),
+            "label": datasets.ClassLabel(names=list(classes.wnids)),
+            "words": datasets.Value("string"),
+            "image_id": datasets.Value("string"),
+            "bboxes": datasets.List(datasets.List(datasets.Value("float32"), length=4)),
+            "original_width": datasets.Value("int32"),
+            "original_height": datasets.Value("int32"),
+        }
+    )
+
+
+def tiny_example(image: SourceImage, config: ImageNetTinyConfig, classes: ClassTable) -> dict[str, Any]:
+    """Decode, fit and encode one source image; raises one of ``transform.DECODE_ERRORS`` if it is unreadable."""
+    tiny = tiny_image(image.path, config.size, config.color, config.fit_mode, config.resample)
+    labelled = image.wnid is not None
+    return {
+        "image": {"bytes": encode_png(tiny.image), "path": None},
+        "label": classes.index(image.wnid) if labelled else UNLABELLED,
+        "words": classes.words_of(image.wnid) if labelled else "",
+        "image_id": image.image_id,
+        "bboxes": tiny_boxes(tiny.fit, image.source_boxes).tolist() if image.source_boxes else [],
+        "original_width": tiny.original_size[0],
+        "original_height": tiny.original_size[1],
+    }
+
+
+@dataclasses.dataclass(frozen=True)
+class Shard:
+    """A contiguous run of one split's images: the unit that ``num_proc`` workers share out."""
+
+    split: str
+    index: int
+    images: tuple[SourceImage, ...]
+
+
+def shard_images(split: str, images: Sequence[SourceImage], max_shards: int = 256) -> list[Shard]:
+    """Split ``images`` into at most ``max_shards`` runs of near-equal length, in order."""
+    count = min(len(images), max_shards)
+    bounds = [len(images) * i // count for i in range(count + 1)] if count else [0]
+    return [Shard(split, i, tuple(images[bounds[i] : bounds[i + 1]])) for i in range(count)]

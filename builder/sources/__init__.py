@@ -1,0 +1,39 @@
+"""A user's ImageNet download, whatever its layout: which images each split has, their classes and boxes.
+
+``open_source(data_dir)`` recognises:
+- the Kaggle layout (``ILSVRC/Data/CLS-LOC/...`` with ``LOC_*.csv``): :mod:`builder.sources.kaggle`;
+- the devkit-era layout (``ILSVRC2012_img_*`` with ``ILSVRC2014_devkit``): :mod:`builder.sources.devkit`.
+"""
+
+from __future__ import annotations
+
+import os
+
+from builder.sources.base import Source, SourceImage, SourceLayoutError
+from builder.sources.devkit import DevkitSource
+from builder.sources.kaggle import KaggleSource
+
+LAYOUTS: tuple[type[Source], ...] = (KaggleSource, DevkitSource)
+
+__all__ = ["LAYOUTS", "Source", "SourceImage", "SourceLayoutError", "open_source"]
+
+
+def open_source(data_dir: str | os.PathLike) -> Source:
+    """The source at ``data_dir``, or an error that says which layouts were expected and what is missing."""
+    if data_dir is None:
+        raise SourceLayoutError("no data_dir given: point data_dir at your ImageNet download\n\n" + _layouts_help())
+    data_dir = os.path.abspath(os.path.expanduser(os.fspath(data_dir)))
+    if not os.path.isdir(data_dir):
+        raise SourceLayoutError(f"data_dir {data_dir} does not exist or is not a folder\n\n" + _layouts_help())
+    candidates = [layout for layout in LAYOUTS if layout.looks_like(data_dir)]
+    if not candidates:
+        found = sorted(os.listdir(data_dir))
+        shown = ", ".join(found[:12]) + (" ..." if len(found) > 12 else "") if found else "nothing"
+        raise SourceLayoutError(
+            f"data_dir {data_dir} is not an ImageNet download in a known layout (it holds: {shown})\n\n" + _layouts_help()
+        )
+    return candidates[0](data_dir)
+
+
+def _layouts_help() -> str:
+    return "Expected one of these layouts:\n" + "\n".join(layout.LAYOUT_HELP for layout in LAYOUTS)

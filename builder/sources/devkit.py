@@ -1,0 +1,97 @@
+"""The devkit-era download that the Matlab version used: ILSVRC2012 image folders and the ILSVRC2014 devkit."""
+
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+from builder.classes import ClassTable, ClassTableError, read_meta_clsloc
+from builder.sources.annotations import read_voc_folder
+from builder.sources.base import (
+    Source,
+    SourceImage,
+    SourceLayoutError,
+    class_folders_images,
+    labelled_folder_images,
+    unlabelled_folder_images,
+)
+
+TRAIN, VAL, TEST = "ILSVRC2012_img_train", "ILSVRC2012_img_val", "ILSVRC2012_img_test"
+DEVKIT_DATA = os.path.join("ILSVRC2014_devkit", "data")
+META = os.path.join(DEVKIT_DATA, "meta_clsloc.mat")
+GROUND_TRUTH = os.path.join(DEVKIT_DATA, "ILSVRC2014_clsloc_validation_ground_truth.txt")
+TRAIN_BOXES, VAL_BOXES = "ILSVRC2012_bbox_train_v2", os.path.join("ILSVRC2012_bbox_val_v3", "val")
+
+
+def validation_image_id(number: int) -> str:
+    """The devkit numbers validation images from 1: line n of the ground truth is this image."""
+    return f"ILSVRC2012_val_{number:08d}"
+
+
+class DevkitSource(Source):
+    LAYOUT_HELP = f"""\
+  devkit layout (ILSVRC2012 images + ILSVRC2014 devkit, as the Matlab version used):
+    {TRAIN}/<wnid>/<wnid>_<n>.JPEG
+    {VAL}/ILSVRC2012_val_<8 digits>.JPEG
+    {TEST}/ (optional)
+    {META}
+    {GROUND_TRUTH}
+    {TRAIN_BOXES}/<wnid>/*.xml, {VAL_BOXES}/*.xml (boxes; optional)"""
+
+    @classmethod
+    def looks_like(cls, data_dir: str) -> bool:
+        return any(os.path.exists(os.path.join(data_dir, p)) for p in (TRAIN, VAL, "ILSVRC2014_devkit"))
+
+    def _read_classes(self) -> ClassTable:
+        self.require(TRAIN, META)
+        try:
+            return read_meta_clsloc(self.path(META))
+        except ClassTableError as error:
+            raise SourceLayoutError(str(error)) from None
+
+    @property
+    def splits(self) -> tuple[str, ...]:
+        found = ["train"]
+        if os.path.isdir(self.path(VAL)):
+            found.append("validation")
+        if os.path.isdir(self.path(TEST)):
+            found.append("test")
+        return tuple(found)
+
+    def images(self, split: str, wnids: Sequence[str]) -> list[SourceImage]:
+        if split == "train":
+            boxes = {}
+            for wnid in wnids:
+                boxes.update(self._boxes(os.path.join(TRAIN_BOXES, wnid)))
+            return class_folders_images(self.path(TRAIN), wnids, boxes)
+        if split == "validation":
+            self.require(VAL, GROUND_TRUTH)
+            labels = self._validation_labels()
+            boxes = self._boxes(VAL_BOXES, labels)
+            return labelled_folder_images(self.path(VAL), labels, boxes, wnids, GROUND_TRUTH)
+        if split == "test":
+            return unlabelled_folder_images(self.path(TEST))
+        raise ValueError(f"unknown split {split!r}")
+
+    def _validation_labels(self) -> dict[str, str]:
+        labels = {}
+        with open(self.path(GROUND_TRUTH), encoding="utf-8") as f:
+            for number, line in enumerate(f, 1):
+                try:
+                    labels[validation_image_id(number)] = self.classes.wnid_of_ilsvrc2014_id(int(line))
+                except (ValueError, ClassTableError):
+                    raise SourceLayoutError(
+                        f"{self.path(GROUND_TRUTH)}, line {number}: expected an ILSVRC2014_ID (1..1000), got {line.strip()!r}"
+                    ) from None
+        return labels
+
+    def _boxes(self, folder: str, labels: dict[str, str] | None = None) -> dict:
+        """Boxes from one annotation folder; with ``labels``, each file's class must agree with the ground truth."""
+        annotations = read_voc_folder(self.path(folder))
+        for image_id, (wnid, _) in annotations.items():
+            expected = labels.get(image_id) if labels is not None else image_id.partition("_")[0]
+            if expected is not None and wnid != expected:
+                raise SourceLayoutError(
+                    f"{self.path(folder, image_id + '.xml')}: boxes of class {wnid}, but the image is of class {expected}"
+                )
+        return {image_id: boxes for image_id, (_, boxes) in annotations.items()}

@@ -1,0 +1,149 @@
+"""One source image to one tiny image: decode (DCT-downscaled), colour-manage, fit, resample, encode.
+
+The costly step is JPEG decoding, so the decoder is asked for a DCT-domain downscaled image
+(Pillow's ``draft``, libjpeg scaling by 1/2, 1/4 or 1/8) that stays at least ``DRAFT_OVERSAMPLING``
+times larger than what the resample needs; the README gives the measured difference against a full
+decode. ImageNet also holds CMYK JPEGs, grayscale JPEGs, JPEGs with ICC profiles (about 30%, most of
+them sRGB) and a PNG named .JPEG: all come out as sRGB (or its BT.601 luma for gray).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import io
+import math
+import os
+import struct
+from typing import BinaryIO, Optional, Union
+
+from PIL import Image, ImageCms
+
+from builder.geometry import Fit, fit_geometry
+
+RESAMPLING = {
+    "box": Image.Resampling.BOX,
+    "lanczos": Image.Resampling.LANCZOS,
+    "bicubic": Image.Resampling.BICUBIC,
+    "bilinear": Image.Resampling.BILINEAR,
+    "hamming": Image.Resampling.HAMMING,
+    "nearest": Image.Resampling.NEAREST,
+}
+OUTPUT_MODES = {"gray": "L", "sRGB": "RGB"}
+
+# The decoded image keeps at least this many source pixels per tiny pixel along each axis.
+DRAFT_OVERSAMPLING = 6
+
+# Profiles that are sRGB already: converting would be an identity, so it is skipped.
+SRGB_DESCRIPTIONS = frozenset({"sRGB IEC61966-2.1", "sRGB IEC61966-2-1"})
+
+# What Pillow raises for unreadable, truncated or malformed images.
+DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, Image.DecompressionBombError)
+
+ImageSource = Union[str, os.PathLike, BinaryIO]
+
+
+@dataclasses.dataclass(frozen=True)
+class TinyImage:
+    image: Image.Image
+    original_size: tuple[int, int]
+    fit: Fit
+
+
+def tiny_image(
+    source: ImageSource,
+    size: tuple[int, int],
+    color: str,
+    fit_mode: str = "crop",
+    resample: str = "box",
+    draft: bool = True,
+) -> TinyImage:
+    """Decode ``source`` and fit it into ``size`` by ``fit_mode``, in ``color`` (``gray`` or ``sRGB``).
+
+    ``draft=False`` decodes in full: slower, and only there to measure what the DCT downscaling changes.
+    """
+    output_mode = OUTPUT_MODES[color]
+    with Image.open(source) as image:
+        original_size = image.size
+        fit = fit_geometry(original_size, size, fit_mode)
+        to_srgb = _icc_transform(image)
+        # JPEG's own luma is BT.601 of its RGB, so gray can skip chroma unless a profile must be applied.
+        fast_gray = output_mode == "L" and to_srgb is None and image.mode == "RGB"
+        scale = _draft(image, fit, "L" if fast_gray else None) if draft else 1.0
+        image.load()
+        decoded = _to_mode(image, output_mode, to_srgb)
+    region = tuple(c / scale for c in fit.source_region)
+    x0, y0, x1, y1 = (int(c) for c in fit.target_region)
+    tiny = decoded.resize((x1 - x0, y1 - y0), RESAMPLING[resample], box=region)
+    if (x1 - x0, y1 - y0) != size:  # pad: centre on black
+        canvas = Image.new(output_mode, size, 0)
+        canvas.paste(tiny, (x0, y0))
+        tiny = canvas
+    return TinyImage(tiny, original_size, fit)
+
+
+def encode_png(image: Image.Image) -> bytes:
+    """PNG bytes; deterministic for the same pixels (no timestamps or text chunks)."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _draft(image: Image.Image, fit: Fit, mode: Optional[str]) -> float:
+    """Ask the JPEG decoder for a DCT-downscaled image; returns source pixels per decoded pixel."""
+    if image.format != "JPEG":
+        return 1.0
+    scale_x, scale_y = fit.scale
+    w, h = image.size
+    wanted = (
+        max(1, math.ceil(w * scale_x * DRAFT_OVERSAMPLING)),
+        max(1, math.ceil(h * scale_y * DRAFT_OVERSAMPLING)),
+    )
+    drafted = image.draft(mode, wanted)
+    return 1.0 if drafted is None else w / drafted[1][2]
+
+
+def _to_mode(image: Image.Image, output_mode: str, to_srgb: Optional[ImageCms.ImageCmsTransform]) -> Image.Image:
+    """Decode and convert to sRGB (``RGB``) or its BT.601 luma (``L``; Pillow's L conversion is BT.601)."""
+    if to_srgb is not None:
+        image = ImageCms.applyTransform(image, to_srgb)
+    elif image.mode not in ("RGB", "L"):
+        # CMYK without a profile, palette, alpha, 16-bit: Pillow's conversions to RGB.
+        image = image.convert("RGB")
+    return image if image.mode == output_mode else image.convert(output_mode)
+
+
+def _icc_transform(image: Image.Image) -> Optional[ImageCms.ImageCmsTransform]:
+    profile = image.info.get("icc_profile")
+    if not profile or image.mode not in _ICC_COLOR_SPACES:
+        return None
+    return _cached_icc_transform(profile, image.mode)
+
+
+_ICC_COLOR_SPACES = {"RGB": "RGB", "L": "GRAY", "CMYK": "CMYK"}
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_icc_transform(profile: bytes, mode: str) -> Optional[ImageCms.ImageCmsTransform]:
+    """The transform from an embedded profile to sRGB; None when it is sRGB already or does not fit the image.
+
+    A profile for another colour space than the image's (an RGB profile on a grayscale JPEG happens in
+    ImageNet) is invalid, and decoders ignore it; so do we.
+    """
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
+    except (OSError, ImageCms.PyCMSError):
+        return None
+    if source.profile.xcolor_space.strip() != _ICC_COLOR_SPACES[mode]:
+        return None
+    if source.profile.profile_description.strip() in SRGB_DESCRIPTIONS and mode == "RGB":
+        return None
+    try:
+        return ImageCms.buildTransform(source, _srgb_profile(), mode, "RGB")
+    except ImageCms.PyCMSError:
+        return None
+
+
+@functools.lru_cache(maxsize=1)
+def _srgb_profile() -> ImageCms.ImageCmsProfile:
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))

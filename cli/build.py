@@ -1,0 +1,74 @@
+"""``imagenet-tiny generate`` and ``imagenet-tiny configs``: build variants, and say which exist."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    generate = commands.add_parser(
+        "generate",
+        help="build a variant from your ImageNet download",
+        description="Build an ImageNet-tiny variant (any config name of the grammar; see `imagenet-tiny configs`).",
+    )
+    generate.add_argument("config", help="config name, e.g. 16x16-sRGB-10 or 32x32-gray-full-pad")
+    generate.add_argument("--data-dir", required=True, help="your ImageNet download (Kaggle or devkit layout)")
+    generate.add_argument("--num-proc", type=int, default=None, help="worker processes (default: 1)")
+    generate.add_argument("--cache-dir", default=None, help="where datasets keeps built variants (default: HF_DATASETS_CACHE)")
+    generate.add_argument("--resample", default=None, help="box (default), lanczos, bicubic, bilinear, hamming, nearest")
+    generate.add_argument("--classes", default=None, help="explicit WNIDs, comma-separated (N in the name must match)")
+    generate.add_argument("--strict", action="store_true", help="fail on an unreadable image instead of skipping it")
+    generate.set_defaults(run=run_generate)
+
+    configs = commands.add_parser("configs", help="list the predefined configs and explain the name grammar")
+    configs.set_defaults(run=run_configs)
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    import datasets
+
+    from imagenet_tiny import ImageNetTiny
+
+    options = {}
+    if args.resample:
+        options["resample"] = args.resample
+    if args.classes:
+        options["classes"] = [c.strip() for c in args.classes.split(",") if c.strip()]
+    builder = ImageNetTiny(
+        config_name=args.config, data_dir=args.data_dir, cache_dir=args.cache_dir, strict=args.strict, **options
+    )
+    try:
+        builder.download_and_prepare(num_proc=args.num_proc)
+    except datasets.exceptions.DatasetGenerationError as error:
+        # The cause (say, the unreadable file of a strict build) is what the user needs to see.
+        cause = error.__cause__ or error
+        raise ValueError(str(cause)) from error
+    print(describe_build(builder))
+    return 0
+
+
+def describe_build(builder) -> str:
+    """What a finished build holds and where, in a few lines."""
+    info = builder.info
+    config = builder.config
+    lines = [
+        f"Built {config.name}: {config.width}x{config.height} {config.color}, {len(builder.classes)} classes, "
+        f"fit {config.fit_mode}, resample {config.resample}",
+    ]
+    for name, split in info.splits.items():
+        lines.append(f"  {name}: {split.num_examples} examples, {split.num_bytes / 1e6:.1f} MB")
+    lines.append(f"  in {builder.cache_dir}")
+    return "\n".join(lines)
+
+
+def run_configs(args: argparse.Namespace) -> int:
+    del args
+    from builder.config import GRAMMAR
+    from imagenet_tiny import ImageNetTiny
+
+    names = list(ImageNetTiny.builder_configs)
+    print(GRAMMAR)
+    print("\nPredefined configs (any other name of the grammar works too):")
+    for i in range(0, len(names), 4):
+        print("  " + "  ".join(f"{name:<18}" for name in names[i : i + 4]).rstrip())
+    return 0

@@ -1,0 +1,85 @@
+"""The ``imagenet-tiny`` commands of the builder, run as a user runs them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from builder.synthetic import write_synthetic_source
+
+CLI = str(Path(sys.executable).with_name("imagenet-tiny"))
+
+
+def run(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_DATASETS_DISABLE_PROGRESS_BARS": "1"}
+    return subprocess.run([CLI, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory):
+    root = tmp_path_factory.mktemp("synthetic")
+    write_synthetic_source(root, per_class=(4, 2, 2))
+    return root
+
+
+def test_configs_lists_predefined_configs_and_the_grammar():
+    result = run("configs")
+    assert result.returncode == 0, result.stderr
+    assert "{W}x{H}-{gray|sRGB}-{N|full}[-{crop|pad|squash}]" in result.stdout
+    assert "64x64-sRGB-full" in result.stdout and "8x8-gray-5" in result.stdout
+
+
+def test_generate_builds_and_says_what_it_built(synthetic, tmp_path):
+    result = run("generate", "16x16-sRGB-5", "--data-dir", str(synthetic), "--cache-dir", str(tmp_path), "--num-proc", "2")
+    assert result.returncode == 0, result.stderr
+    assert "Built 16x16-sRGB-5: 16x16 sRGB, 5 classes, fit crop" in result.stdout
+    assert "train: 20 examples" in result.stdout and "validation: 10 examples" in result.stdout
+    assert "No image was skipped." in result.stdout
+
+
+def test_generate_with_options(synthetic, tmp_path):
+    result = run(
+        "generate", "8x8-gray-2-squash", "--data-dir", str(synthetic), "--cache-dir", str(tmp_path),
+        "--classes", "n01622779,n03452741", "--resample", "lanczos",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "2 classes, fit squash, resample lanczos" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["8x8-gray", "--data-dir", "."], "is not an ImageNet-tiny config name"),
+        (["8x8-gray-5", "--data-dir", "/nonexistent/imagenet"], "does not exist"),
+        (["8x8-gray-1", "--classes", "n09999999"], "not in"),
+    ],
+)
+def test_generate_errors_are_one_clear_message(synthetic, tmp_path, args, message):
+    if "--data-dir" not in args:
+        args = [*args, "--data-dir", str(synthetic)]
+    result = run("generate", *args, "--cache-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_strict_generate_names_the_unreadable_file(tmp_path):
+    write_synthetic_source(tmp_path / "src", per_class=(2, 1, 0))
+    broken = tmp_path / "src" / "ILSVRC" / "Data" / "CLS-LOC" / "train" / "n01622779" / "n01622779_1.JPEG"
+    broken.write_bytes(broken.read_bytes()[:300])
+    result = run("generate", "8x8-gray-5", "--data-dir", str(tmp_path / "src"), "--cache-dir", str(tmp_path / "c"), "--strict")
+    assert result.returncode == 2
+    assert f"cannot read {broken}" in result.stderr
+    lenient = run("generate", "8x8-gray-5", "--data-dir", str(tmp_path / "src"), "--cache-dir", str(tmp_path / "c"))
+    assert lenient.returncode == 0, lenient.stderr
+    assert "Skipped 1 unreadable image(s)" in lenient.stdout and str(broken) in lenient.stdout
+
+
+def test_demo_runs_on_a_fresh_folder(tmp_path):
+    result = run("demo", "--output", str(tmp_path / "demo"))
+    assert result.returncode == 0, result.stderr
+    assert "Built 16x16-sRGB-5" in result.stdout and "Built 8x8-gray-5-pad" in result.stdout
+    assert (tmp_path / "demo" / "source" / "LOC_synset_mapping.txt").exists()
