@@ -115,3 +115,25 @@ class ImageNetTiny(datasets.GeneratorBasedBuilder):
         super()._download_and_prepare(dl_manager, verification_mode, **prepare_split_kwargs)
         self.skipped = report.merge_parts(self._output_dir)
         print(report.summary(self.skipped, self._output_dir.removesuffix(".incomplete")))
+
+
+def prepare_variant(
+    config_name: str,
+    data_dir: str,
+    *,
+    cache_dir: str | None = None,
+    num_proc: int | None = None,
+    strict: bool = False,
+    **config_kwargs,
+) -> ImageNetTiny:
+    """Build a variant (or reuse a finished build of it) and return its builder.
+
+    A failure while writing (a strict build's unreadable image, say) is raised as its cause, which
+    names the file, rather than as datasets' generic ``DatasetGenerationError``.
+    """
+    builder = ImageNetTiny(config_name=config_name, data_dir=data_dir, cache_dir=cache_dir, strict=strict, **config_kwargs)
+    try:
+        builder.download_and_prepare(num_proc=num_proc)
+    except datasets.exceptions.DatasetGenerationError as error:
+        raise (error.__cause__ or error) from error
+    return builder

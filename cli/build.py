@@ -25,24 +25,16 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    import datasets
-
-    from imagenet_tiny import ImageNetTiny
+    from imagenet_tiny import prepare_variant
 
     options = {}
     if args.resample:
         options["resample"] = args.resample
     if args.classes:
         options["classes"] = [c.strip() for c in args.classes.split(",") if c.strip()]
-    builder = ImageNetTiny(
-        config_name=args.config, data_dir=args.data_dir, cache_dir=args.cache_dir, strict=args.strict, **options
+    builder = prepare_variant(
+        args.config, args.data_dir, cache_dir=args.cache_dir, num_proc=args.num_proc, strict=args.strict, **options
     )
-    try:
-        builder.download_and_prepare(num_proc=args.num_proc)
-    except datasets.exceptions.DatasetGenerationError as error:
-        # The cause (say, the unreadable file of a strict build) is what the user needs to see.
-        cause = error.__cause__ or error
-        raise ValueError(str(cause)) from error
     print(describe_build(builder))
     return 0
 
