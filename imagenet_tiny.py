@@ -113,8 +113,9 @@ class ImageNetTiny(datasets.GeneratorBasedBuilder):
 
     def _download_and_prepare(self, dl_manager, verification_mode, **prepare_split_kwargs):
         super()._download_and_prepare(dl_manager, verification_mode, **prepare_split_kwargs)
-        self.skipped = report.merge_parts(self._output_dir)
-        print(report.summary(self.skipped, self._output_dir.removesuffix(".incomplete")))
+        skipped = report.merge_parts(self._output_dir)
+        if skipped:
+            print(report.summary(skipped, self._output_dir.removesuffix(".incomplete")))
 
 
 def prepare_variant(

@@ -60,9 +60,12 @@ def read_report(dataset_dir: str) -> list[SkippedImage]:
         return [SkippedImage(**row) for row in csv.DictReader(f)]
 
 
-def summary(skipped: Sequence[SkippedImage], dataset_dir: str) -> str:
+def summary(skipped: Sequence[SkippedImage], dataset_dir: str, shown: int = 20) -> str:
+    """A few lines for the end of a build: how many were skipped, the first ``shown`` of them, where the list is."""
     if not skipped:
         return "No image was skipped."
-    lines = [f"Skipped {len(skipped)} unreadable image(s); the list is in {os.path.join(dataset_dir, REPORT_NAME)}:"]
-    lines += [f"  {s.split}: {s.path}: {s.reason}" for s in skipped]
+    lines = [f"Skipped {len(skipped)} unreadable image(s); the full list is in {os.path.join(dataset_dir, REPORT_NAME)}:"]
+    lines += [f"  {s.split}: {s.path}: {s.reason}" for s in skipped[:shown]]
+    if len(skipped) > shown:
+        lines.append(f"  ... and {len(skipped) - shown} more")
     return "\n".join(lines)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
+
+from builder import report
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -50,6 +53,12 @@ def describe_build(builder) -> str:
     for name, split in info.splits.items():
         lines.append(f"  {name}: {split.num_examples} examples, {split.num_bytes / 1e6:.1f} MB")
     lines.append(f"  in {builder.cache_dir}")
+    skipped = report.read_report(builder.cache_dir)
+    lines.append(
+        f"  skipped {len(skipped)} unreadable image(s), listed in {os.path.join(builder.cache_dir, report.REPORT_NAME)}"
+        if skipped
+        else "  no image was skipped"
+    )
     return "\n".join(lines)
 
 
