@@ -1,0 +1,95 @@
+"""``imagenet-tiny classes`` and ``imagenet-tiny to-numpy``: the class table, and a variant as plain arrays."""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import csv
+import os
+import sys
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    classes = commands.add_parser(
+        "classes",
+        help="print the class table of your download (index, WNID, ILSVRC2014_ID, words, train images)",
+        description="The class table as the Matlab dump_meta_clsloc_to_text wrote it, from your download.",
+    )
+    classes.add_argument("--data-dir", required=True, help="your ImageNet download (Kaggle or devkit layout)")
+    classes.add_argument("--meta", default=None, help="a meta_clsloc.mat (or .tsv) for ILSVRC2014_IDs of a Kaggle download")
+    classes.add_argument("--csv", action="store_true", help="CSV instead of aligned text")
+    classes.set_defaults(run=run_classes)
+
+    arrays = commands.add_parser(
+        "to-numpy",
+        help="write a variant as x_train, y_train, x_val, y_val arrays (.npz or MATLAB .mat)",
+        description=(
+            "Write a variant's images (uint8, N x H x W x C) and labels (0-based class indices in sorted WNID "
+            "order) with the class table (wnids, words), as .npz for numpy or .mat for MATLAB's load."
+        ),
+    )
+    arrays.add_argument("config", help="config name, e.g. 32x32-sRGB-10")
+    source = arrays.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data-dir", help="build from your ImageNet download (reusing a finished build)")
+    source.add_argument("--dataset", help="load an exported folder or a Hub repo id with load_dataset")
+    arrays.add_argument("--to", required=True, help="output file, ending in .npz or .mat")
+    arrays.add_argument("--kaggle", action="store_true", help="also write test.csv and sample_submission.csv beside it")
+    arrays.add_argument("--cache-dir", default=None)
+    arrays.add_argument("--num-proc", type=int, default=None)
+    arrays.set_defaults(run=run_to_numpy)
+
+
+def load_variant(config: str, data_dir: str | None, dataset: str | None, cache_dir: str | None = None, num_proc: int | None = None):
+    """A variant's DatasetDict: built from a download, or loaded from an exported folder or the Hub."""
+    if data_dir is not None:
+        from imagenet_tiny import prepare_variant
+
+        return prepare_variant(config, data_dir, cache_dir=cache_dir, num_proc=num_proc).as_dataset()
+    import datasets
+
+    return datasets.load_dataset(dataset, config, cache_dir=cache_dir)
+
+
+def run_classes(args: argparse.Namespace) -> int:
+    from builder.classes import read_class_table
+    from builder.sources import open_source
+
+    source = open_source(args.data_dir)
+    table = source.classes
+    if args.meta:
+        devkit = read_class_table(args.meta)
+        if devkit.wnids != table.wnids:
+            raise ValueError(f"{args.meta} does not describe the same classes as {args.data_dir}")
+        table = devkit
+    counts = collections.Counter(image.wnid for image in source.images("train", table.wnids))
+    ids = table.ilsvrc2014_ids or [""] * len(table)
+    rows = [(i, wnid, ids[i], table.words[i], counts[wnid]) for i, wnid in enumerate(table.wnids)]
+    header = ("index", "wnid", "ILSVRC2014_ID", "words", "train_images")
+    if args.csv:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+    else:
+        print(f"{header[0]:>5}  {header[1]:<9}  {header[2]:>13}  {header[4]:>12}  {header[3]}")
+        for index, wnid, ilsvrc_id, words, count in rows:
+            print(f"{index:>5}  {wnid:<9}  {ilsvrc_id!s:>13}  {count:>12}  {words}")
+    return 0
+
+
+def run_to_numpy(args: argparse.Namespace) -> int:
+    from publish.arrays import variant_arrays, write_arrays, write_kaggle_competition
+
+    if not args.to.endswith((".npz", ".mat")):
+        raise ValueError(f"--to {args.to}: the file name must end in .npz (numpy) or .mat (MATLAB)")
+    dataset = load_variant(args.config, args.data_dir, args.dataset, args.cache_dir, args.num_proc)
+    arrays = variant_arrays(dataset)
+    write_arrays(arrays, args.to)
+    print(f"Wrote {args.to}:")
+    for name, array in arrays.items():
+        print(f"  {name}: {array.dtype} {array.shape}")
+    if args.kaggle:
+        if "y_val" not in arrays:
+            raise ValueError(f"{args.config} has no validation split to make a competition from")
+        for path in write_kaggle_competition(arrays["y_val"], len(arrays["wnids"]), os.path.dirname(os.path.abspath(args.to))):
+            print(f"Wrote {path}")
+    return 0
