@@ -1,0 +1,164 @@
+"""Time the vectorised clsloc metric against a per-image Python loop of the same computation.
+
+Run: ``.venv/bin/python benchmarks/bench_metric.py [--images 50000] [--guesses 5] [--repeat 3]``.
+The data look like ImageNet's validation set: 1000 classes, one class per image with 1 to 6 boxes,
+and guesses that name the right class about 3 times in 4, with boxes scattered around the objects.
+Both implementations run on the same data in the same process; their results must be identical.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+
+from metrics.imagenet_clsloc.imagenet_clsloc import clsloc_errors
+
+Guess = tuple[int, Sequence[float]]
+
+
+def loop_errors(
+    predictions: Sequence[Sequence[Guess]],
+    references: Sequence[Sequence[Guess]],
+    max_guesses: int = 5,
+    blacklist: Sequence[int] = (),
+    box_convention: str = "devkit",
+) -> dict[str, list[float]]:
+    """eval_clsloc.m's loops in plain Python: image by image, label by label, guess by guess.
+
+    ``predictions[i]`` are image i's ranked ``(label, box)`` guesses; ``references[i]`` its ``(label, box)``
+    objects. The reference the vectorised version is checked against, here and in the tests.
+    """
+    extra = 1.0 if box_convention == "devkit" else 0.0
+
+    def overlap(box: Sequence[float], truth: Sequence[float]) -> float:
+        iw = min(box[2], truth[2]) - max(box[0], truth[0]) + extra
+        ih = min(box[3], truth[3]) - max(box[1], truth[1]) + extra
+        if iw <= 0 or ih <= 0:
+            return -1.0
+        union = (
+            (box[2] - box[0] + extra) * (box[3] - box[1] + extra)
+            + (truth[2] - truth[0] + extra) * (truth[3] - truth[1] + extra)
+            - iw * ih
+        )
+        return iw * ih / union
+
+    skipped = set(blacklist)
+    cls_error = [0.0] * max_guesses
+    loc_error = [0.0] * max_guesses
+    for image, (guesses, objects) in enumerate(zip(predictions, references)):
+        labels = sorted({label for label, _ in objects})
+        for k in range(1, max_guesses + 1):
+            missed = located_missed = 0
+            for label in labels:
+                named = [box for guessed, box in guesses[:k] if guessed == label]
+                missed += not named
+                located_missed += not any(
+                    overlap(box, truth) >= 0.5
+                    for box in named
+                    for object_label, truth in objects
+                    if object_label == label
+                )
+            cls_error[k - 1] += missed / len(labels)
+            if image not in skipped:
+                loc_error[k - 1] += located_missed / len(labels)
+    scored = len(predictions) - len(skipped)
+    return {
+        "cls_error": [e / len(predictions) for e in cls_error],
+        "clsloc_error": [e / scored for e in loc_error],
+    }
+
+
+def make_data(num_images: int, num_guesses: int = 5, seed: int = 0) -> dict[str, np.ndarray]:
+    """Synthetic ImageNet-like validation data as arrays (see the module docstring)."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(1, 1001, num_images)
+    objects_per_image = np.minimum(rng.geometric(0.6, num_images), 6)
+    images = np.repeat(np.arange(num_images), objects_per_image)
+    corner = rng.integers(0, 300, (images.size, 2))
+    size = rng.integers(20, 200, (images.size, 2))
+    gt_boxes = np.concatenate([corner, corner + size], axis=1).astype(np.float64)
+
+    pred_labels = rng.integers(1, 1001, (num_images, num_guesses))
+    right = rng.random(num_images) < 0.75
+    pred_labels[right, rng.integers(0, num_guesses, num_images)[right]] = labels[right]
+    # Boxes around the image's first object, shifted by up to a third of its size: some overlap enough.
+    first_object = np.searchsorted(images, np.arange(num_images))
+    base = gt_boxes[first_object][:, None, :]
+    span = np.concatenate([size[first_object], size[first_object]], axis=1)[:, None, :]
+    jitter = np.round(rng.uniform(-1 / 3, 1 / 3, (num_images, num_guesses, 4)) * span)
+    pred_boxes = base + jitter
+    pred_boxes[..., 2:] = np.maximum(pred_boxes[..., 2:], pred_boxes[..., :2])
+    return {
+        "pred_labels": pred_labels,
+        "pred_boxes": pred_boxes,
+        "gt_labels": labels[images],
+        "gt_boxes": gt_boxes,
+        "gt_images": images,
+        "blacklist": rng.choice(num_images, num_images // 50, replace=False),
+    }
+
+
+def as_lists(data: dict[str, np.ndarray]) -> tuple[list[list[Guess]], list[list[Guess]]]:
+    """The same data as per-image Python lists, the loop's input."""
+    predictions = [
+        list(zip(labels, boxes)) for labels, boxes in zip(data["pred_labels"].tolist(), data["pred_boxes"].tolist())
+    ]
+    references: list[list[Guess]] = [[] for _ in range(len(predictions))]
+    for image, label, box in zip(data["gt_images"].tolist(), data["gt_labels"].tolist(), data["gt_boxes"].tolist()):
+        references[image].append((label, box))
+    return predictions, references
+
+
+def best_time(function: Callable[[], object], repeat: int) -> tuple[float, object]:
+    times, result = [], None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = function()
+        times.append(time.perf_counter() - start)
+    return min(times), result
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=50_000)
+    parser.add_argument("--guesses", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=3, help="best of this many runs (default 3)")
+    args = parser.parse_args(argv)
+
+    data = make_data(args.images, args.guesses)
+    predictions, references = as_lists(data)
+    blacklist = data["blacklist"].tolist()
+    vector_time, vector = best_time(
+        lambda: clsloc_errors(
+            data["pred_labels"],
+            data["gt_labels"],
+            pred_boxes=data["pred_boxes"],
+            gt_boxes=data["gt_boxes"],
+            gt_images=data["gt_images"],
+            max_guesses=args.guesses,
+            blacklist=data["blacklist"],
+        ),
+        args.repeat,
+    )
+    loop_time, loop = best_time(lambda: loop_errors(predictions, references, args.guesses, blacklist), 1)
+    for key in ("cls_error", "clsloc_error"):
+        assert vector[key] == loop[key], f"{key}: vectorised {vector[key]} != loop {loop[key]}"
+
+    print(
+        f"{args.images} images x {args.guesses} guesses, {len(data['gt_labels'])} ground-truth boxes, "
+        f"{os.cpu_count()} CPUs"
+    )
+    print(f"vectorised clsloc_errors: {vector_time:.4f} s (best of {args.repeat})")
+    print(f"per-image Python loop:    {loop_time:.4f} s")
+    print(f"speed-up: {loop_time / vector_time:.0f}x; results identical")
+    print(f"top-5 cls error {vector['cls_error'][-1]:.4f}, top-5 clsloc error {vector['clsloc_error'][-1]:.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

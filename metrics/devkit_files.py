@@ -1,0 +1,472 @@
+"""The ILSVRC evaluation files: devkit text files, Kaggle CSVs and devkit XML boxes, read and written.
+
+Devkit (ILSVRC2014 devkit, ``data/`` and ``evaluation/``):
+- predictions: one line per validation image, in order; each guess ``label xmin ymin xmax ymax``
+  (eval_clsloc.m) or the labels alone (eval_cls.m); labels are ILSVRC2014_IDs (1..1000);
+- ground truth: one ILSVRC2014_ID per line, line n for image n;
+- blacklist: 1-based image numbers, one per line;
+- boxes: ``ILSVRC2012_bbox_val_v3/val/ILSVRC2012_val_%08d.xml``, PASCAL VOC style, classes as WNIDs.
+Kaggle: ``ImageId,PredictionString`` CSVs whose strings are ``wnid xmin ymin xmax ymax`` repeated (both
+submissions and ``LOC_val_solution.csv``), or WNIDs alone for a classification submission.
+
+Box coordinates are inclusive integer pixel positions of the original image, as ImageNet annotates them.
+Every reader reports the file and line of the first problem; nothing is skipped silently.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import math
+import os
+import re
+import xml.etree.ElementTree as ElementTree
+from typing import Iterable, Optional, Sequence
+
+import numpy as np
+
+from builder.classes import WNID_PATTERN, ClassTable
+from metrics.imagenet_clsloc.imagenet_clsloc import pad_guesses
+
+KAGGLE_HEADER = ("ImageId", "PredictionString")
+IMAGE_ID_PATTERN = re.compile(r"ILSVRC2012_val_(\d{8})")
+NUM_DEVKIT_CLASSES = 1000  # ILSVRC2014_IDs 1..1000 are the CLS-LOC classes
+
+Box = tuple[float, float, float, float]
+
+
+class EvaluationFileError(ValueError):
+    """A prediction, ground-truth, box, blacklist or file-list file that cannot be used; says where."""
+
+
+def image_id(number: int) -> str:
+    """``ILSVRC2012_val_%08d``: the name of validation image ``number`` (1-based)."""
+    return f"ILSVRC2012_val_{number:08d}"
+
+
+def image_number(name: str, where: str = "") -> int:
+    """The 1-based validation image number in an ImageId such as ``ILSVRC2012_val_00000001``."""
+    match = IMAGE_ID_PATTERN.fullmatch(name)
+    if match is None or int(match[1]) == 0:
+        raise EvaluationFileError(
+            f"{where or 'image id'}: {name!r} is not a validation ImageId like ILSVRC2012_val_00000001"
+        )
+    return int(match[1])
+
+
+class LabelSpace:
+    """Turns the labels in files, ILSVRC2014_IDs or WNIDs, into the integers the metric compares.
+
+    With a class table the integers are class indices (sorted WNID order), so IDs and WNIDs mix
+    freely (a devkit table is needed for IDs). Without one only ILSVRC2014_IDs can be read, and they
+    are kept as they are.
+    """
+
+    def __init__(self, table: Optional[ClassTable] = None) -> None:
+        self.table = table
+        self._by_wnid = {} if table is None else {wnid: i for i, wnid in enumerate(table.wnids)}
+        if table is None:
+            self._by_id = {str(i): i for i in range(1, NUM_DEVKIT_CLASSES + 1)}
+        elif table.ilsvrc2014_ids is None:
+            self._by_id = {}
+        else:
+            self._by_id = {str(number): i for i, number in enumerate(table.ilsvrc2014_ids)}
+
+    def of_id(self, token: str, where: str) -> int:
+        """The label of an ILSVRC2014_ID as written in a devkit file."""
+        label = self._by_id.get(token)
+        if label is not None:
+            return label
+        if self.table is not None and self.table.ilsvrc2014_ids is None:
+            raise EvaluationFileError(
+                f"{where}: devkit labels are ILSVRC2014_IDs, which {self.table.source} does not give; "
+                "pass the devkit's meta_clsloc.mat (or meta_clsloc.tsv) as the class table"
+            )
+        known = "the class table's ILSVRC2014_IDs" if self.table is not None else f"1..{NUM_DEVKIT_CLASSES}"
+        raise EvaluationFileError(f"{where}: {token!r} is not a known class: labels must be ILSVRC2014_IDs in {known}")
+
+    def name(self, label: int) -> str:
+        """How files write ``label``: its WNID with a class table, else its ILSVRC2014_ID."""
+        return str(label) if self.table is None else self.table.wnids[label]
+
+    def of_wnid(self, token: str, where: str) -> int:
+        """The label of a WNID as written in a Kaggle file or an XML annotation."""
+        if self.table is None:
+            raise EvaluationFileError(
+                f"{where}: WNID labels need a class table: pass --meta meta_clsloc.mat (or LOC_synset_mapping.txt)"
+            )
+        label = self._by_wnid.get(token)
+        if label is None:
+            raise EvaluationFileError(f"{where}: {token!r} is not a class of {self.table.source}")
+        return label
+
+
+@dataclasses.dataclass(frozen=True)
+class GroundTruth:
+    """The objects of N images; ``boxes`` is None for labels only (one object per image)."""
+
+    image_numbers: np.ndarray  # (N,) 1-based validation image numbers, in evaluation order
+    labels: np.ndarray  # (O,) label of each object
+    images: np.ndarray  # (O,) 0-based position in image_numbers of each object's image
+    boxes: Optional[np.ndarray] = None  # (O, 4) inclusive pixel boxes
+
+    @property
+    def num_images(self) -> int:
+        return len(self.image_numbers)
+
+
+@dataclasses.dataclass(frozen=True)
+class Predictions:
+    """Ranked guesses of N images, padded to K columns; ``boxes`` is None for labels only."""
+
+    labels: np.ndarray  # (N, K)
+    num_guesses: np.ndarray  # (N,)
+    boxes: Optional[np.ndarray] = None  # (N, K, 4)
+
+
+def is_kaggle_csv(path: str | os.PathLike) -> bool:
+    """Whether a file starts with Kaggle's ``ImageId,PredictionString`` header."""
+    with open(path, encoding="utf-8") as f:
+        return f.readline().strip().replace(" ", "").startswith(",".join(KAGGLE_HEADER))
+
+
+# ----------------------------------------------------------------------------------------------- readers
+
+
+def read_ground_truth(
+    path: str | os.PathLike, labels: LabelSpace, image_numbers: Optional[Sequence[int]] = None
+) -> GroundTruth:
+    """A devkit ground-truth file (labels only) or a Kaggle ``LOC_val_solution.csv`` (with boxes).
+
+    ``image_numbers`` (a file list, e.g. from ``imagenet-tiny subset``) names the images the lines of a
+    devkit file stand for; by default line n is image n. A Kaggle file is put in image-number order,
+    or in the order of ``image_numbers`` when given.
+    """
+    if is_kaggle_csv(path):
+        return _objects_to_ground_truth(_read_kaggle_rows(path, labels, image_numbers, boxes=True, every_row=False))
+    lines = _read_lines(path)
+    numbers = _image_numbers_for(lines, path, image_numbers, "ground-truth")
+    truth = np.empty(len(lines), dtype=np.int64)
+    for n, line in enumerate(lines, 1):
+        tokens = line.split()
+        if len(tokens) != 1:
+            raise EvaluationFileError(f"{path}, line {n}: expected one ILSVRC2014_ID, got {line.strip()!r}")
+        truth[n - 1] = labels.of_id(tokens[0], f"{path}, line {n}")
+    return GroundTruth(numbers, truth, np.arange(len(lines)))
+
+
+def read_boxes(path: str | os.PathLike, labels: LabelSpace, image_numbers: Sequence[int]) -> GroundTruth:
+    """Ground-truth boxes of the given images from a folder of devkit XML files or a Kaggle CSV."""
+    if os.path.isdir(path):
+        return _objects_to_ground_truth(_read_xml_objects(path, labels, image_numbers))
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: no such file or folder of boxes")
+    if not is_kaggle_csv(path):
+        raise EvaluationFileError(
+            f"{path}: boxes come from a folder of devkit XML files (ILSVRC2012_bbox_val_v3/val) "
+            "or a Kaggle LOC_val_solution.csv starting with 'ImageId,PredictionString'"
+        )
+    return _objects_to_ground_truth(_read_kaggle_rows(path, labels, image_numbers, boxes=True, every_row=False))
+
+
+def attach_boxes(
+    truth: GroundTruth, boxes: GroundTruth, boxes_path: str | os.PathLike, labels: LabelSpace
+) -> GroundTruth:
+    """The ground truth's labels with the boxes read for the same images; their classes must agree."""
+    if not np.array_equal(truth.image_numbers, boxes.image_numbers):
+        raise EvaluationFileError(f"{boxes_path}: the boxes are not for the ground truth's images, in its order")
+    for position, (want, got) in enumerate(zip(_label_sets(truth), _label_sets(boxes))):
+        if want != got:
+            raise EvaluationFileError(
+                f"{boxes_path}: image {image_id(int(truth.image_numbers[position]))} has boxes of "
+                f"{', '.join(labels.name(i) for i in sorted(got))} but the ground truth says "
+                f"{', '.join(labels.name(i) for i in sorted(want))}"
+            )
+    return boxes
+
+
+def read_predictions(
+    path: str | os.PathLike,
+    labels: LabelSpace,
+    image_numbers: Sequence[int],
+    devkit_boxes: bool,
+) -> Predictions:
+    """A devkit or Kaggle prediction file for the given images (in their order).
+
+    ``devkit_boxes`` says whether a devkit file's guesses are ``label xmin ymin xmax ymax`` (True) or
+    labels alone; the two cannot be told apart from the numbers. Kaggle guesses are told apart by
+    their WNIDs: a file has boxes for every guess or for none.
+    """
+    if is_kaggle_csv(path):
+        _, rows = _read_kaggle_rows(path, labels, image_numbers, boxes=None, every_row=True)
+    else:
+        lines = _read_lines(path)
+        _image_numbers_for(lines, path, image_numbers, "prediction")
+        step = 5 if devkit_boxes else 1
+        rows = []
+        for n, line in enumerate(lines, 1):
+            where = f"{path}, line {n}"
+            tokens = line.split()
+            if len(tokens) % step:
+                raise EvaluationFileError(
+                    f"{where}: {len(tokens)} numbers, not a whole number of guesses 'label xmin ymin xmax ymax' "
+                    "(for labels alone, use --guesses labels)"
+                )
+            rows.append(
+                [
+                    (
+                        labels.of_id(tokens[i], where),
+                        _parse_box(tokens[i + 1 : i + 5], f"{where}, guess {i // 5 + 1}") if devkit_boxes else None,
+                    )
+                    for i in range(0, len(tokens), step)
+                ]
+            )
+    guesses = [guess for row in rows for guess in row]
+    boxes = [box for _, box in guesses]
+    has_boxes = bool(guesses) and boxes[0] is not None
+    padded_labels, padded_boxes, counts = pad_guesses(
+        [len(row) for row in rows], [label for label, _ in guesses], boxes if has_boxes else None
+    )
+    return Predictions(padded_labels, counts, padded_boxes)
+
+
+def read_blacklist(path: str | os.PathLike, num_images: int) -> np.ndarray:
+    """A devkit blacklist (1-based image numbers) as sorted 0-based positions."""
+    positions = _read_numbers(path, "image number", 1, num_images)
+    return np.sort(positions - 1)
+
+
+def read_filelist(path: str | os.PathLike) -> np.ndarray:
+    """A file list (``imagenet-tiny subset``): the original 1-based image number of each evaluated image."""
+    return _read_numbers(path, "validation image number", 1, None)
+
+
+def read_class_list(path: str | os.PathLike) -> list[str]:
+    """WNIDs, the first word of each non-empty line (so ``LOC_synset_mapping.txt`` lines work too)."""
+    wnids = []
+    for n, line in enumerate(_read_lines(path), 1):
+        if not line.strip():
+            continue
+        wnid = line.split()[0]
+        if not WNID_PATTERN.fullmatch(wnid):
+            raise EvaluationFileError(f"{path}, line {n}: expected a WNID like n01440764, got {wnid!r}")
+        wnids.append(wnid)
+    if not wnids:
+        raise EvaluationFileError(f"{path}: no WNIDs")
+    return wnids
+
+
+# ----------------------------------------------------------------------------------------------- writers
+
+
+def write_lines(path: str | os.PathLike, lines: Iterable[str]) -> None:
+    """Write text lines, each ending with a newline."""
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        f.writelines(f"{line}\n" for line in lines)
+
+
+def devkit_prediction_line(ids: Sequence[int], boxes: Optional[Sequence[Sequence[float]]] = None) -> str:
+    """``id xmin ymin xmax ymax`` per guess, or the IDs alone."""
+    if boxes is None:
+        return " ".join(str(int(i)) for i in ids)
+    return " ".join(f"{int(i)} {_format_box(box)}" for i, box in zip(ids, boxes, strict=True))
+
+
+def kaggle_prediction_string(wnids: Sequence[str], boxes: Optional[Sequence[Sequence[float]]] = None) -> str:
+    """``wnid xmin ymin xmax ymax`` per guess, or the WNIDs alone."""
+    if boxes is None:
+        return " ".join(wnids)
+    return " ".join(f"{w} {_format_box(box)}" for w, box in zip(wnids, boxes, strict=True))
+
+
+def write_kaggle_csv(path: str | os.PathLike, image_ids: Sequence[str], prediction_strings: Sequence[str]) -> None:
+    """A Kaggle ``ImageId,PredictionString`` CSV."""
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(KAGGLE_HEADER)
+        writer.writerows(zip(image_ids, prediction_strings, strict=True))
+
+
+# ----------------------------------------------------------------------------------------------- helpers
+
+
+def _read_lines(path: str | os.PathLike) -> list[str]:
+    with open(path, encoding="utf-8") as f:
+        return f.read().splitlines()
+
+
+def _read_numbers(path: str | os.PathLike, what: str, low: int, high: Optional[int]) -> np.ndarray:
+    """One integer per line in ``low..high``, no repeats: blacklists and file lists."""
+    numbers: list[int] = []
+    first_line: dict[int, int] = {}
+    for n, line in enumerate(_read_lines(path), 1):
+        token = line.strip()
+        if not token.isdigit():
+            raise EvaluationFileError(f"{path}, line {n}: expected one {what} per line, got {token!r}")
+        number = int(token)
+        if number < low or (high is not None and number > high):
+            raise EvaluationFileError(f"{path}, line {n}: {what} {number} is out of range {low}..{high}")
+        if number in first_line:
+            raise EvaluationFileError(f"{path}, line {n}: {what} {number} repeats line {first_line[number]}")
+        first_line[number] = n
+        numbers.append(number)
+    return np.asarray(numbers, dtype=np.int64)
+
+
+def _image_numbers_for(
+    lines: Sequence[str], path: str | os.PathLike, image_numbers: Optional[Sequence[int]], what: str
+) -> np.ndarray:
+    """The image each line of a devkit file stands for; the file must have one line per image."""
+    if image_numbers is None:
+        return np.arange(1, len(lines) + 1)
+    if len(lines) != len(image_numbers):
+        raise EvaluationFileError(
+            f"{path}: {len(lines)} lines, but there are {len(image_numbers)} images to evaluate: "
+            f"a devkit {what} file needs one line per image, in order"
+        )
+    return np.asarray(image_numbers, dtype=np.int64)
+
+
+def _parse_box(tokens: Sequence[str], where: str) -> Box:
+    try:
+        box = tuple(float(t) for t in tokens)
+    except ValueError:
+        raise EvaluationFileError(f"{where}: box {' '.join(tokens)!r} must be four numbers") from None
+    if len(box) != 4 or not all(math.isfinite(v) for v in box):
+        raise EvaluationFileError(f"{where}: box {' '.join(tokens)!r} must be four finite numbers")
+    if box[2] < box[0] or box[3] < box[1]:
+        raise EvaluationFileError(f"{where}: box {' '.join(tokens)!r} has xmax < xmin or ymax < ymin")
+    return box  # type: ignore[return-value]
+
+
+def _format_box(box: Sequence[float]) -> str:
+    return " ".join(str(int(v)) if float(v).is_integer() else repr(float(v)) for v in box)
+
+
+def _parse_kaggle_string(text: str, labels: LabelSpace, where: str) -> list[tuple[int, Optional[Box]]]:
+    """``wnid [xmin ymin xmax ymax]`` repeated."""
+    tokens = text.split()
+    starts = [i for i, token in enumerate(tokens) if WNID_PATTERN.fullmatch(token)] + [len(tokens)]
+    if tokens and starts[0] != 0:
+        raise EvaluationFileError(f"{where}: expected a WNID like n01440764 first, got {tokens[0]!r}")
+    guesses = []
+    for g, (start, stop) in enumerate(zip(starts, starts[1:]), 1):
+        numbers = tokens[start + 1 : stop]
+        if len(numbers) not in (0, 4):
+            raise EvaluationFileError(
+                f"{where}: guess {g} ({tokens[start]}) has {len(numbers)} numbers after it; "
+                "expected 'wnid xmin ymin xmax ymax' or the WNID alone"
+            )
+        box = _parse_box(numbers, f"{where}, guess {g}") if numbers else None
+        guesses.append((labels.of_wnid(tokens[start], where), box))
+    return guesses
+
+
+def _read_kaggle_rows(
+    path: str | os.PathLike,
+    labels: LabelSpace,
+    image_numbers: Optional[Sequence[int]],
+    boxes: Optional[bool],
+    every_row: bool,
+) -> tuple[np.ndarray, list[list[tuple[int, Optional[Box]]]]]:
+    """Rows of a Kaggle CSV by image: ``(image numbers, guesses or objects of each)``.
+
+    ``boxes``: True, every entry needs a box (ground truth); None, all entries or none have one.
+    With ``image_numbers`` there must be a row for each of those images, and, with ``every_row``
+    (predictions), no other row: a ground truth may cover more images than a subset evaluates.
+    Without ``image_numbers``: all rows, by image number.
+    """
+    by_number: dict[int, tuple[int, list]] = {}
+    with_box = without_box = None  # first (line, guess) of each kind, to report a mixed file
+    with open(path, encoding="utf-8", newline="") as f:
+        reader = csv.reader(f)
+        next(reader)
+        for row in reader:
+            n = reader.line_num
+            where = f"{path}, line {n}"
+            if len(row) != 2:
+                raise EvaluationFileError(f"{where}: expected 'ImageId,PredictionString', got {len(row)} fields")
+            number = image_number(row[0].strip(), where)
+            if number in by_number:
+                raise EvaluationFileError(f"{where}: {row[0]} repeats line {by_number[number][0]}")
+            entries = _parse_kaggle_string(row[1], labels, where)
+            if boxes and not entries:
+                raise EvaluationFileError(f"{where}: {row[0]} has no ground-truth object")
+            for g, (_, box) in enumerate(entries, 1):
+                if box is None:
+                    if boxes:
+                        raise EvaluationFileError(f"{where}, object {g}: no box; expected 'wnid xmin ymin xmax ymax'")
+                    without_box = without_box or (n, g)
+                else:
+                    with_box = with_box or (n, g)
+            by_number[number] = (n, entries)
+    if with_box and without_box:
+        raise EvaluationFileError(
+            f"{path}: line {without_box[0]}, guess {without_box[1]} has no box but line {with_box[0]}, "
+            f"guess {with_box[1]} has one: give a box for every guess or for none"
+        )
+    if image_numbers is None:
+        numbers = np.array(sorted(by_number), dtype=np.int64)
+    else:
+        numbers = np.asarray(image_numbers, dtype=np.int64)
+        missing = [int(i) for i in numbers if int(i) not in by_number]
+        if missing:
+            raise EvaluationFileError(
+                f"{path}: no row for {len(missing)} of the {len(numbers)} images to evaluate, "
+                f"e.g. {', '.join(image_id(i) for i in missing[:3])}"
+            )
+        if every_row and len(by_number) != len(numbers):
+            extra = sorted(set(by_number) - set(int(i) for i in numbers))
+            raise EvaluationFileError(
+                f"{path}: {len(extra)} row(s) for images that are not evaluated, e.g. {image_id(extra[0])} "
+                f"(line {by_number[extra[0]][0]}); give rows for exactly the evaluated images"
+            )
+    return numbers, [by_number[int(i)][1] for i in numbers]
+
+
+def _read_xml_objects(
+    folder: str | os.PathLike, labels: LabelSpace, image_numbers: Sequence[int]
+) -> tuple[np.ndarray, list[list[tuple[int, Box]]]]:
+    """The objects of each image from its devkit annotation ``ILSVRC2012_val_%08d.xml``."""
+    rows = []
+    for number in image_numbers:
+        path = os.path.join(folder, f"{image_id(int(number))}.xml")
+        try:
+            root = ElementTree.parse(path).getroot()
+        except FileNotFoundError:
+            raise EvaluationFileError(
+                f"{folder}: no annotation {os.path.basename(path)} for validation image {number}"
+            ) from None
+        except ElementTree.ParseError as error:
+            raise EvaluationFileError(f"{path}: not an XML annotation ({error})") from None
+        objects = []
+        for g, obj in enumerate(root.iter("object"), 1):
+            where = f"{path}, object {g}"
+            name = obj.findtext("name", "").strip()
+            coordinates = [obj.findtext(f"bndbox/{tag}") for tag in ("xmin", "ymin", "xmax", "ymax")]
+            if any(c is None for c in coordinates):
+                raise EvaluationFileError(f"{where}: expected <bndbox> with xmin, ymin, xmax, ymax")
+            objects.append((labels.of_wnid(name, where), _parse_box(coordinates, where)))
+        if not objects:
+            raise EvaluationFileError(f"{path}: no <object> with a box")
+        rows.append(objects)
+    return np.asarray(image_numbers, dtype=np.int64), rows
+
+
+def _objects_to_ground_truth(numbered_rows: tuple[np.ndarray, list[list[tuple[int, Box]]]]) -> GroundTruth:
+    numbers, rows = numbered_rows
+    counts = [len(row) for row in rows]
+    objects = [obj for row in rows for obj in row]
+    return GroundTruth(
+        image_numbers=numbers,
+        labels=np.array([label for label, _ in objects], dtype=np.int64),
+        images=np.repeat(np.arange(len(rows)), counts),
+        boxes=np.array([box for _, box in objects], dtype=np.float64).reshape(-1, 4),
+    )
+
+
+def _label_sets(truth: GroundTruth) -> list[set[int]]:
+    sets: list[set[int]] = [set() for _ in range(truth.num_images)]
+    for image, label in zip(truth.images.tolist(), truth.labels.tolist()):
+        sets[image].add(label)
+    return sets

@@ -1,0 +1,80 @@
+"""Score prediction files against the validation ground truth: the devkit's eval_clsloc.m on files."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any, Optional
+
+from builder.classes import read_class_table
+from metrics.devkit_files import (
+    LabelSpace,
+    attach_boxes,
+    read_blacklist,
+    read_boxes,
+    read_filelist,
+    read_ground_truth,
+    read_predictions,
+)
+from metrics.imagenet_clsloc.imagenet_clsloc import clsloc_errors
+
+PathLike = str | os.PathLike
+
+
+@dataclasses.dataclass(frozen=True)
+class FileScore:
+    """The metric's results, and what a reader of them should know (e.g. why there is no clsloc error)."""
+
+    results: dict[str, Any]
+    num_images: int
+    num_blacklisted: int
+    notes: tuple[str, ...]
+
+
+def score_files(
+    predictions: PathLike,
+    ground_truth: PathLike,
+    *,
+    boxes: Optional[PathLike] = None,
+    blacklist: Optional[PathLike] = None,
+    meta: Optional[PathLike] = None,
+    filelist: Optional[PathLike] = None,
+    max_guesses: int = 5,
+    guesses: Optional[str] = None,
+) -> FileScore:
+    """Classification (and, with boxes on both sides, localization) errors of a prediction file.
+
+    ``guesses`` ("labels" or "boxes") says how a devkit prediction file is laid out; by default it has
+    boxes when the ground truth does (``boxes`` given, or a Kaggle ground truth). ``meta`` is the class
+    table (meta_clsloc.mat/.tsv or LOC_synset_mapping.txt) that WNIDs and mixed files need;
+    ``filelist`` names the original images of a subset's lines (``imagenet-tiny subset``).
+    """
+    if guesses not in (None, "labels", "boxes"):
+        raise ValueError(f"guesses must be 'labels' or 'boxes', got {guesses!r}")
+    labels = LabelSpace(read_class_table(meta) if meta is not None else None)
+    image_numbers = read_filelist(filelist) if filelist is not None else None
+    truth = read_ground_truth(ground_truth, labels, image_numbers)
+    if boxes is not None:
+        truth = attach_boxes(truth, read_boxes(boxes, labels, truth.image_numbers), boxes, labels)
+    devkit_boxes = truth.boxes is not None if guesses is None else guesses == "boxes"
+    guessed = read_predictions(predictions, labels, truth.image_numbers, devkit_boxes)
+    blacklisted = read_blacklist(blacklist, truth.num_images) if blacklist is not None else None
+
+    notes = []
+    localize = truth.boxes is not None and guessed.boxes is not None
+    if truth.boxes is not None and guessed.boxes is None:
+        notes.append("the predictions have no boxes: classification error only")
+    elif truth.boxes is None and guessed.boxes is not None:
+        notes.append("the ground truth has no boxes (give --boxes): classification error only")
+    results = clsloc_errors(
+        guessed.labels,
+        truth.labels,
+        gt_images=truth.images,
+        pred_boxes=guessed.boxes if localize else None,
+        gt_boxes=truth.boxes if localize else None,
+        num_guesses=guessed.num_guesses,
+        max_guesses=max_guesses,
+        blacklist=blacklisted,
+    )
+    num_blacklisted = 0 if blacklisted is None else len(blacklisted)
+    return FileScore(results, truth.num_images, num_blacklisted, tuple(notes))
