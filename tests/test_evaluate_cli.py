@@ -17,9 +17,10 @@ import pytest
 import cli
 from metrics.devkit_files import devkit_prediction_line, write_lines
 from source_factory import write_meta_clsloc_mat
+from readme import readme_section
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-README_SECTION = REPO_ROOT / "metrics" / "README_SECTION.md"
+README_SECTION = readme_section("Evaluation")
 FISH = ("n01440764", "n01443537")  # tench, goldfish
 
 
@@ -420,7 +421,7 @@ def console_blocks(text: str) -> list[tuple[str, list[str]]]:
 
 
 def test_readme_section_commands(readme_workdir, capsys, monkeypatch):
-    commands = console_blocks(README_SECTION.read_text())
+    commands = console_blocks(README_SECTION)
     assert {command.split()[0] for command, _ in commands} == {"imagenet-tiny", ".venv/bin/python"}
     ran = 0
     for command, expected in commands:
@@ -443,7 +444,7 @@ def test_readme_section_commands(readme_workdir, capsys, monkeypatch):
 
 def test_readme_section_python_examples(monkeypatch):
     monkeypatch.chdir(REPO_ROOT)
-    code = "\n".join(re.findall(r"```python\n(.*?)```", README_SECTION.read_text(), re.DOTALL))
+    code = "\n".join(re.findall(r"```python\n(.*?)```", README_SECTION, re.DOTALL))
     runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
     runner.run(doctest.DocTestParser().get_doctest(code, {}, "README_SECTION", "README_SECTION.md", 0))
     results = runner.summarize(verbose=False)
