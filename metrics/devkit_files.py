@@ -20,12 +20,12 @@ import dataclasses
 import math
 import os
 import re
-import xml.etree.ElementTree as ElementTree
 from typing import Iterable, Optional, Sequence
 
 import numpy as np
 
 from builder.classes import WNID_PATTERN, ClassTable
+from builder.sources.annotations import read_voc_xml
 from metrics.imagenet_clsloc.imagenet_clsloc import pad_guesses
 
 KAGGLE_HEADER = ("ImageId", "PredictionString")
@@ -432,24 +432,13 @@ def _read_xml_objects(
     for number in image_numbers:
         path = os.path.join(folder, f"{image_id(int(number))}.xml")
         try:
-            root = ElementTree.parse(path).getroot()
+            wnid, boxes = read_voc_xml(path)
         except FileNotFoundError:
             raise EvaluationFileError(
                 f"{folder}: no annotation {os.path.basename(path)} for validation image {number}"
             ) from None
-        except ElementTree.ParseError as error:
-            raise EvaluationFileError(f"{path}: not an XML annotation ({error})") from None
-        objects = []
-        for g, obj in enumerate(root.iter("object"), 1):
-            where = f"{path}, object {g}"
-            name = obj.findtext("name", "").strip()
-            coordinates = [obj.findtext(f"bndbox/{tag}") for tag in ("xmin", "ymin", "xmax", "ymax")]
-            if any(c is None for c in coordinates):
-                raise EvaluationFileError(f"{where}: expected <bndbox> with xmin, ymin, xmax, ymax")
-            objects.append((labels.of_wnid(name, where), _parse_box(coordinates, where)))
-        if not objects:
-            raise EvaluationFileError(f"{path}: no <object> with a box")
-        rows.append(objects)
+        label = labels.of_wnid(wnid, path)
+        rows.append([(label, tuple(float(v) for v in box)) for box in boxes])
     return np.asarray(image_numbers, dtype=np.int64), rows
 
 

@@ -17,22 +17,26 @@ from builder.sources.base import SourceBox, SourceLayoutError
 Annotation = tuple[str, tuple[SourceBox, ...]]  # (wnid, boxes)
 
 
+class AnnotationError(SourceLayoutError):
+    """An annotation file that cannot be read: names the file, and the line or object."""
+
+
 def parse_prediction_string(text: str, where: str) -> Annotation:
     """``wnid xmin ymin xmax ymax`` repeated, all of one class, as in Kaggle's solution files."""
     fields = text.split()
     if not fields or len(fields) % 5:
-        raise SourceLayoutError(f"{where}: expected 'wnid xmin ymin xmax ymax' repeated, got {text!r}")
+        raise AnnotationError(f"{where}: expected 'wnid xmin ymin xmax ymax' repeated, got {text!r}")
     wnids = set(fields[0::5])
     if len(wnids) != 1 or not WNID_PATTERN.fullmatch(fields[0]):
-        raise SourceLayoutError(f"{where}: expected boxes of one WNID per image, got {sorted(wnids)}")
+        raise AnnotationError(f"{where}: expected boxes of one WNID per image, got {sorted(wnids)}")
     try:
         numbers = [int(float(v)) for i, v in enumerate(fields) if i % 5]
     except ValueError:
-        raise SourceLayoutError(f"{where}: box coordinates must be numbers, got {text!r}") from None
+        raise AnnotationError(f"{where}: box coordinates must be numbers, got {text!r}") from None
     boxes = tuple(tuple(numbers[i : i + 4]) for i in range(0, len(numbers), 4))
     for box in boxes:
         if box[2] < box[0] or box[3] < box[1]:
-            raise SourceLayoutError(f"{where}: box {box} has xmax < xmin or ymax < ymin")
+            raise AnnotationError(f"{where}: box {box} has xmax < xmin or ymax < ymin")
     return fields[0], boxes  # type: ignore[return-value]
 
 
@@ -43,15 +47,15 @@ def read_solution_csv(path: str, keep: Optional[Callable[[str], bool]] = None) -
         reader = csv.reader(f)
         header = next(reader, None)
         if header != ["ImageId", "PredictionString"]:
-            raise SourceLayoutError(f"{path}: expected the header 'ImageId,PredictionString', got {header}")
+            raise AnnotationError(f"{path}: expected the header 'ImageId,PredictionString', got {header}")
         for line_number, row in enumerate(reader, 2):
             if len(row) != 2:
-                raise SourceLayoutError(f"{path}, line {line_number}: expected 2 fields, got {len(row)}")
+                raise AnnotationError(f"{path}, line {line_number}: expected 2 fields, got {len(row)}")
             image_id, text = row
             if keep is not None and not keep(image_id):
                 continue
             if image_id in annotations:
-                raise SourceLayoutError(f"{path}, line {line_number}: image {image_id} appears twice")
+                raise AnnotationError(f"{path}, line {line_number}: image {image_id} appears twice")
             annotations[image_id] = parse_prediction_string(text, f"{path}, line {line_number}")
     return annotations
 
@@ -61,17 +65,20 @@ def read_voc_xml(path: str) -> Annotation:
     try:
         root = ElementTree.parse(path).getroot()
     except ElementTree.ParseError as error:
-        raise SourceLayoutError(f"{path}: not a readable annotation XML ({error})") from None
+        raise AnnotationError(f"{path}: not an XML annotation ({error})") from None
     wnids, boxes = set(), []
-    for obj in root.iter("object"):
+    for number, obj in enumerate(root.iter("object"), 1):
         wnids.add((obj.findtext("name") or "").strip())
-        box = obj.find("bndbox")
+        coordinates = [obj.findtext(f"bndbox/{k}") for k in ("xmin", "ymin", "xmax", "ymax")]
         try:
-            boxes.append(tuple(int(float(box.findtext(k))) for k in ("xmin", "ymin", "xmax", "ymax")))
-        except (AttributeError, TypeError, ValueError):
-            raise SourceLayoutError(f"{path}: an <object> lacks a numeric <bndbox>") from None
+            box = tuple(int(float(c)) for c in coordinates)
+        except (TypeError, ValueError):
+            raise AnnotationError(f"{path}, object {number}: expected <bndbox> with numeric xmin, ymin, xmax, ymax") from None
+        if box[2] < box[0] or box[3] < box[1]:
+            raise AnnotationError(f"{path}, object {number}: box {box} has xmax < xmin or ymax < ymin")
+        boxes.append(box)
     if len(wnids) != 1:
-        raise SourceLayoutError(f"{path}: expected objects of one WNID, got {sorted(wnids) or 'none'}")
+        raise AnnotationError(f"{path}: expected objects of one WNID, got {sorted(wnids) or 'none'}")
     return wnids.pop(), tuple(boxes)  # type: ignore[return-value]
 
 
