@@ -1,0 +1,350 @@
+"""The dataset card (``README.md``) of an exported folder or Hub repository: generated from what it holds.
+
+The card is the download section: what ImageNet-tiny is, a table of the variants, how to load, make and
+evaluate them, ImageNet's terms of access, citations and a preview per config. Its YAML front matter is
+made with ``huggingface_hub``'s :class:`DatasetCardData` and ``datasets``' own writers of the ``configs``
+(``data_files`` per split) and ``dataset_info`` (features, splits, sizes) fields, the same that
+``push_to_hub`` writes, so ``load_dataset(DIR_OR_REPO, CONFIG)`` reads it as any Hub dataset.
+
+Nothing in the card is stored elsewhere: each config's entry comes from its Parquet footers
+(:func:`config_info`), so the card can be regenerated whenever configs come and go (:func:`write_card`).
+The card holds no date and no path of this machine, so the same data give the same card, byte for byte.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Collection, Mapping, Optional
+
+import datasets
+import pyarrow.parquet as pq
+from datasets.info import DatasetInfosDict
+from datasets.utils.metadata import MetadataConfigs
+from huggingface_hub import DatasetCard, DatasetCardData
+
+from builder.config import ConfigNameError, config_name, parse_config_name
+from imagenet_tiny import _CITATION as ILSVRC_CITATION
+
+CARD_FILENAME = "README.md"
+PREVIEW_DIR = "previews"
+SHARD_PATTERN = re.compile(r"(?P<split>\w+?)-(?P<index>\d{5})-of-(?P<count>\d{5})\.parquet")
+PLACEHOLDER_REPO_ID = "<namespace>/imagenet-tiny"
+SPLIT_ORDER = ("train", "validation", "test")
+
+
+class ExportLayoutError(ValueError):
+    """A folder that is not (or no longer) a consistent export: missing shards, mixed features, stray files."""
+
+
+def shard_name(split: str, index: int, count: int) -> str:
+    """``SPLIT-XXXXX-of-YYYYY.parquet``, the name ``push_to_hub`` gives shards too."""
+    return f"{split}-{index:05d}-of-{count:05d}.parquet"
+
+
+def preview_path(config: str) -> str:
+    """Where a config's preview picture lives, relative to the folder or repository root."""
+    return f"{PREVIEW_DIR}/{config}.png"
+
+
+def is_config_name(name: str) -> bool:
+    """Whether ``name`` is a canonical ImageNet-tiny config name (``crop`` left out, as the builder names it)."""
+    try:
+        return config_name(**parse_config_name(name)) == name
+    except ConfigNameError:
+        return False
+
+
+def exported_configs(out_dir: str | os.PathLike) -> list[str]:
+    """The configs that ``out_dir`` holds: its folders named as configs, in the card's order."""
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir():
+        return []
+    return sort_configs(p.name for p in out_dir.iterdir() if p.is_dir() and is_config_name(p.name))
+
+
+def sort_configs(names: Collection[str]) -> list[str]:
+    """By size, then colour, then number of classes (full last), then fit mode."""
+
+    def key(name: str):
+        f = parse_config_name(name)
+        return (f["width"] * f["height"], f["width"], f["color"], f["num_classes"] or 10**9, f["fit_mode"])
+
+    return sorted(names, key=key)
+
+
+def config_shards(out_dir: str | os.PathLike, config: str) -> dict[str, list[Path]]:
+    """Each split's shard files of ``config`` in ``out_dir``, in order; every shard of a split must be there."""
+    folder = Path(out_dir) / config
+    shards: dict[str, dict[int, Path]] = {}
+    counts: dict[str, set[int]] = {}
+    for path in sorted(folder.iterdir()):
+        match = SHARD_PATTERN.fullmatch(path.name)
+        if match is None:
+            raise ExportLayoutError(
+                f"{path} is not a shard of {config} (expected SPLIT-XXXXX-of-YYYYY.parquet): remove it or export {config} again"
+            )
+        shards.setdefault(match["split"], {})[int(match["index"])] = path
+        counts.setdefault(match["split"], set()).add(int(match["count"]))
+    if not shards:
+        raise ExportLayoutError(f"{folder} holds no Parquet shards: export {config} again, or remove the folder")
+    out = {}
+    for split in sort_splits(shards):
+        (count, *others) = sorted(counts[split])
+        missing = sorted(set(range(count)) - set(shards[split]))
+        if others or missing or len(shards[split]) != count:
+            raise ExportLayoutError(
+                f"{folder}: the {split} shards are incomplete or mixed (shard counts {sorted(counts[split])}, "
+                f"missing {[shard_name(split, i, count) for i in missing][:5]}): export {config} again"
+            )
+        out[split] = [shards[split][i] for i in range(count)]
+    return out
+
+
+def sort_splits(splits: Collection[str]) -> list[str]:
+    return sorted(splits, key=lambda s: (SPLIT_ORDER.index(s) if s in SPLIT_ORDER else len(SPLIT_ORDER), s))
+
+
+def config_info(out_dir: str | os.PathLike, config: str) -> datasets.DatasetInfo:
+    """A config's features, splits and sizes, read from its Parquet footers alone (no data is read).
+
+    ``num_bytes`` per split is the uncompressed size that the footers record, as ``datasets`` estimates
+    it; ``download_size`` is the Parquet files' size.
+    """
+    features = None
+    splits = datasets.SplitDict()
+    download_size = 0
+    for split, paths in config_shards(out_dir, config).items():
+        num_examples = num_bytes = 0
+        for path in paths:
+            parquet = pq.ParquetFile(path)
+            shard_features = datasets.Features.from_arrow_schema(parquet.schema_arrow)
+            if features is None:
+                features = shard_features
+            elif shard_features != features:
+                raise ExportLayoutError(f"{path} has other features than the rest of {config}: export {config} again")
+            metadata = parquet.metadata
+            num_examples += metadata.num_rows
+            num_bytes += sum(metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups))
+            download_size += path.stat().st_size
+        splits.add(datasets.SplitInfo(name=split, num_bytes=num_bytes, num_examples=num_examples))
+    return datasets.DatasetInfo(
+        config_name=config,
+        features=features,
+        splits=splits,
+        download_size=download_size,
+        dataset_size=sum(s.num_bytes for s in splits.values()),
+    )
+
+
+def card_infos(card: DatasetCard) -> dict[str, datasets.DatasetInfo]:
+    """The per-config infos that a card made by :func:`build_card` records (to carry configs over on the Hub)."""
+    infos = DatasetInfosDict.from_dataset_card_data(card.data)
+    return {name: info for name, info in infos.items() if is_config_name(name)}
+
+
+def build_card(
+    infos: Mapping[str, datasets.DatasetInfo],
+    previews: Collection[str] = (),
+    repo_id: Optional[str] = None,
+) -> DatasetCard:
+    """The card for the configs ``infos`` (name -> info); ``previews``: the configs that have a preview picture."""
+    names = sort_configs(infos)
+    card_data = DatasetCardData(
+        pretty_name="ImageNet-tiny",
+        license="other",
+        license_name="imagenet-terms-of-access",
+        license_link="https://image-net.org/download",
+        task_categories=["image-classification", "object-detection"],
+        task_ids=["multi-class-image-classification"],
+        size_categories=[_size_category(max((_total_examples(infos[n]) for n in names), default=0))],
+        tags=["imagenet", "ilsvrc", "downsampled", "tiny-images"],
+    )
+    ordered = {name: infos[name] for name in names}
+    DatasetInfosDict(ordered).to_dataset_card_data(card_data)
+    MetadataConfigs(
+        {
+            name: {"data_files": [{"split": s, "path": f"{name}/{s}-*"} for s in sort_splits(info.splits)]}
+            for name, info in ordered.items()
+        }
+    ).to_dataset_card_data(card_data)
+    body = _body(ordered, [n for n in names if n in previews], repo_id or PLACEHOLDER_REPO_ID)
+    return DatasetCard(f"---\n{card_data.to_yaml()}\n---\n{body}")
+
+
+def write_card(
+    out_dir: str | os.PathLike,
+    *,
+    repo_id: Optional[str] = None,
+    carried: Optional[Mapping[str, datasets.DatasetInfo]] = None,
+    carried_previews: Collection[str] = (),
+) -> DatasetCard:
+    """(Re)write ``out_dir/README.md`` for the configs in ``out_dir`` and return the card.
+
+    ``carried``: configs that are not in ``out_dir`` but stay listed (those already on the Hub when
+    publishing others); a config in ``out_dir`` takes precedence. ``carried_previews``: which of them
+    have a preview picture there.
+    """
+    out_dir = Path(out_dir)
+    infos = dict(carried or {})
+    infos.update({name: config_info(out_dir, name) for name in exported_configs(out_dir)})
+    previews = {n for n in infos if (out_dir / preview_path(n)).is_file()} | (set(carried_previews) & set(carried or ()))
+    card = build_card(infos, previews, repo_id)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    card.save(out_dir / CARD_FILENAME)
+    return card
+
+
+# --- the card's text ------------------------------------------------------------------------------
+
+def _total_examples(info: datasets.DatasetInfo) -> int:
+    return sum(s.num_examples for s in info.splits.values())
+
+
+def _size_category(n: int) -> str:
+    for limit, label in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
+        if n < limit:
+            return label
+    return "1M<n<10M"
+
+
+def variant_row(name: str, info: datasets.DatasetInfo) -> dict[str, str]:
+    """One row of the variants table, as the card shows it (tests read the card back with this)."""
+    fields = parse_config_name(name)
+    label = info.features["label"] if info.features and "label" in info.features else None
+    row = {
+        "config": f"`{name}`",
+        "image size": f"{fields['width']}x{fields['height']}",
+        "colour": fields["color"],
+        "classes": str(label.num_classes) if label is not None else "?",
+        "fit mode": fields["fit_mode"],
+    }
+    for split in SPLIT_ORDER:
+        row[split] = f"{info.splits[split].num_examples:,}" if split in info.splits else "-"
+    row["Parquet bytes"] = f"{info.download_size:,}"
+    return row
+
+
+def _table(infos: Mapping[str, datasets.DatasetInfo]) -> str:
+    rows = [variant_row(name, info) for name, info in infos.items()]
+    if not rows:
+        return "_No variant has been exported yet._"
+    header = list(rows[0])
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row[h] for h in header) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _body(infos: Mapping[str, datasets.DatasetInfo], previews: list[str], repo_id: str) -> str:
+    example = next(iter(infos), "16x16-sRGB-10")
+    preview_lines = "\n\n".join(f"**{n}**\n\n![{n}: originals and tiny versions]({preview_path(n)})" for n in previews)
+
+    return f"""
+# ImageNet-tiny
+
+ImageNet, small: the images, classes and splits of the ILSVRC 2012 classification-localization challenge,
+downscaled to tiny sizes (8x8 to 64x64, or any other), in grayscale or sRGB, with all 1000 classes or a
+subset, with the ground-truth boxes mapped into tiny-image coordinates. Each variant is a named config.
+
+## Variants
+
+{_table(infos)}
+
+Image size is width x height in pixels; *gray* is one channel (ITU-R BT.601 luma of the sRGB image), *sRGB*
+three. Fit mode: *crop* keeps the aspect ratio and takes the centre, *pad* keeps it and centres the image
+on black, *squash* ignores it. Parquet bytes is the download size of the config.
+
+## Loading
+
+```python
+from datasets import load_dataset
+
+ds = load_dataset("{repo_id}", "{example}")
+ds["train"][0]   # {{'image': <PIL.Image>, 'label': 0, 'words': ..., 'image_id': ..., 'bboxes': [...], ...}}
+```
+
+Each example holds:
+
+| feature | |
+|---|---|
+| `image` | exactly W x H, mode `L` (gray) or `RGB` (sRGB), stored as PNG |
+| `label` | index into the config's WNIDs in sorted order (`ds["train"].features["label"].names`); for `full` configs the same index as torchvision's ImageFolder and timm; -1 in `test` |
+| `words` | the class's names, e.g. `tench, Tinca tinca` |
+| `image_id` | the source file's stem, e.g. `n01440764_10026`, `ILSVRC2012_val_00000001` |
+| `bboxes` | ground-truth boxes `[xmin, ymin, xmax, ymax]` in tiny-image pixel-edge coordinates (0..W, 0..H), mapped through the same crop/pad/squash as the pixels |
+| `original_width`, `original_height` | the source image's size, to map boxes back to the original |
+
+Configs with a class count (`-5`, `-10`, `-100`) have the train and validation splits; `full` configs also
+have the unlabelled test split when it was built from a download that has it.
+
+## How the variants were made, and how to make others
+
+Each variant was built from the ILSVRC 2012 download by the ImageNet-tiny `datasets` builder: every JPEG is
+decoded at a reduced scale (libjpeg's DCT-domain 1/2, 1/4 or 1/8, keeping at least 6 source pixels per tiny
+pixel), colour-managed to sRGB (embedded ICC profiles and CMYK converted), fitted (crop, pad or squash),
+resampled with a box filter and stored as PNG. The 5-class selection is the Matlab version's; other class
+counts take classes evenly spaced over the sorted WNIDs. Output is deterministic.
+
+Any name of the grammar `{{W}}x{{H}}-{{gray|sRGB}}-{{N|full}}[-{{crop|pad|squash}}]` is a variant. With your own
+ImageNet download (Kaggle or devkit layout) and the ImageNet-tiny package:
+
+```sh
+imagenet-tiny generate 48x48-sRGB-100-pad --data-dir /data/imagenet --num-proc 8
+imagenet-tiny export 48x48-sRGB-100-pad --data-dir /data/imagenet --to ./imagenet-tiny-export
+```
+
+## Evaluating
+
+Score predictions exactly as the ILSVRC devkit did (classification error for k = 1..5 guesses and, with
+boxes, classification-with-localization error) with the metric module of the ImageNet-tiny repository:
+
+```python
+import evaluate
+
+clsloc = evaluate.load("metrics/imagenet_clsloc")
+clsloc.compute(predictions=[[3, 7], [2, 5]], references=[7, 1], max_guesses=2)
+# with boxes in tiny-image coordinates: guesses and references as {{"label": l, "bbox": [xmin, ymin, xmax, ymax]}}
+# and box_convention="continuous"
+```
+
+## Terms of access
+
+The images remain under ImageNet's terms of access: they may be used for non-commercial research and
+educational purposes only, the images are not owned by ImageNet or by the authors of ImageNet-tiny, and
+whoever uses them accepts full responsibility for that use. This is why the license is `other`: downscaling
+changes nothing about these terms. Read and accept them at https://image-net.org/download before using
+this dataset. ImageNet-tiny's code is under the Apache 2.0 license; this dataset is not.
+
+## Previews
+
+Originals beside their tiny versions, one image per class for a few classes of each config.
+
+{preview_lines or "_No preview._"}
+
+## Citation
+
+The ILSVRC dataset:
+
+```bibtex
+{ILSVRC_CITATION.strip()}
+```
+
+Downsampled ImageNet, the idea that ImageNet-tiny follows:
+
+```bibtex
+@article{{chrabaszcz2017downsampled,
+  author  = {{Patryk Chrabaszcz and Ilya Loshchilov and Frank Hutter}},
+  title   = {{A Downsampled Variant of ImageNet as an Alternative to the {{CIFAR}} datasets}},
+  journal = {{arXiv preprint arXiv:1707.08819}},
+  year    = {{2017}}
+}}
+
+@inproceedings{{vandenoord2016pixel,
+  author    = {{A{{\\"a}}ron van den Oord and Nal Kalchbrenner and Koray Kavukcuoglu}},
+  title     = {{Pixel Recurrent Neural Networks}},
+  booktitle = {{Proceedings of the 33rd International Conference on Machine Learning (ICML)}},
+  year      = {{2016}}
+}}
+```
+"""

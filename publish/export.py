@@ -1,0 +1,169 @@
+"""Export built configs into a folder laid out as a Hub dataset repository.
+
+``DIR`` after ``export(["16x16-sRGB-5", "8x8-gray-5"], data_dir, DIR)``::
+
+    README.md                                  dataset card, regenerated from what DIR holds (publish.card)
+    16x16-sRGB-5/train-00000-of-00001.parquet  each config's splits as Parquet shards of at most
+    16x16-sRGB-5/validation-00000-of-00001.parquet   ``max_shard_size`` (500MB), images embedded as PNG
+    8x8-gray-5/...
+    previews/16x16-sRGB-5.png                  originals beside tiny versions (publish.preview)
+
+``datasets.load_dataset(DIR, CONFIG)`` then gives the same rows, features and label names as the builder,
+and ``publish.hub`` uploads the same layout. Exporting another config into an existing DIR adds it and
+leaves the others as they are; exporting a config again replaces its shards.
+
+Assembling the layout from elsewhere (the SLURM ``finalize`` step, say, whose shards were built by separate
+jobs) takes three calls, each independent of how the data were built::
+
+    from imagenet_tiny import ImageNetTiny
+    from publish.export import write_card, write_config, write_preview
+    from publish.preview import draw_preview
+
+    write_config({"train": train, "validation": validation}, "64x64-sRGB-full", DIR)  # a datasets.Dataset per split
+    builder = ImageNetTiny(config_name="64x64-sRGB-full", data_dir=SRC)  # not built: only its .source and .classes
+    picture = draw_preview(validation, builder.source, builder.classes, title="64x64-sRGB-full", split="validation")
+    write_preview(picture, "64x64-sRGB-full", DIR)
+    write_card(DIR)  # last: the card lists every config that DIR now holds
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Mapping, Optional, Sequence, Union
+
+import datasets
+from datasets.table import embed_table_storage
+from datasets.utils.py_utils import convert_file_size_to_int
+from PIL import Image
+
+from builder.config import parse_config_name
+from publish.card import ExportLayoutError, is_config_name, preview_path, shard_name, write_card
+from publish.preview import builder_preview
+
+DEFAULT_MAX_SHARD_SIZE = datasets.config.MAX_SHARD_SIZE  # "500MB", as push_to_hub
+
+__all__ = ["DEFAULT_MAX_SHARD_SIZE", "export", "export_builder", "write_card", "write_config", "write_preview"]
+
+
+def write_config(
+    splits: Union[datasets.DatasetDict, Mapping[str, datasets.Dataset]],
+    config: str,
+    out_dir: Union[str, os.PathLike],
+    *,
+    max_shard_size: Union[int, str] = DEFAULT_MAX_SHARD_SIZE,
+) -> list[str]:
+    """Write one config's splits as ``out_dir/CONFIG/SPLIT-XXXXX-of-YYYYY.parquet``, replacing any earlier shards.
+
+    Shards are contiguous runs of rows, each of at most ``max_shard_size`` of Arrow data (as ``push_to_hub``
+    cuts them); files referenced by path (images, say) are embedded. The shards are written beside the
+    folder first and swapped in at the end, so an interrupted export leaves the previous shards whole.
+    Returns the written paths, relative to ``out_dir``. Call :func:`write_card` afterwards.
+    """
+    if not is_config_name(config):
+        parse_config_name(config)  # explains the grammar if the name does not fit it at all
+        raise ExportLayoutError(f"{config!r} is not a canonical config name (the builder leaves out '-crop')")
+    if not splits:
+        raise ExportLayoutError(f"no split given for {config}")
+    features = {name: ds.features for name, ds in splits.items()}
+    first = next(iter(features.values()))
+    if any(f != first for f in features.values()):
+        raise ExportLayoutError(f"the splits of {config} have different features: {sorted(features)}")
+    max_bytes = convert_file_size_to_int(max_shard_size)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # A hidden sibling folder: neither a config for the card nor a data file for load_dataset.
+    staging = Path(tempfile.mkdtemp(prefix=f".{config}.", suffix=".partial", dir=out_dir))
+    written = []
+    try:
+        for split, dataset in splits.items():
+            for name in _write_split(dataset, split, staging, max_bytes):
+                written.append(f"{config}/{name}")
+        final = out_dir / config
+        if final.exists():
+            shutil.rmtree(final)
+        staging.rename(final)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    return written
+
+
+def _write_split(dataset: datasets.Dataset, split: str, folder: Path, max_bytes: int) -> list[str]:
+    # As push_to_hub: the shard count from the Arrow size, at least one shard (an empty split too).
+    count = max(1, min(len(dataset), dataset.data.nbytes // max_bytes + 1))
+    names = []
+    for index in range(count):
+        shard = dataset.shard(num_shards=count, index=index, contiguous=True)
+        if _needs_embedding(shard):
+            shard = shard.with_format("arrow").map(embed_table_storage, batched=True, keep_in_memory=True)
+        name = shard_name(split, index, count)
+        shard.to_parquet(folder / name)
+        names.append(name)
+    return names
+
+
+def _needs_embedding(dataset: datasets.Dataset) -> bool:
+    """Whether some image (or other file-backed value) is stored as a path rather than as bytes."""
+    for column, feature in dataset.features.items():
+        if isinstance(feature, (datasets.Image, datasets.Audio)):
+            # Chunk by chunk: no copy of the column.
+            if any(chunk.field("bytes").null_count for chunk in dataset.data.column(column).chunks):
+                return True
+    return False
+
+
+def write_preview(image: Image.Image, config: str, out_dir: Union[str, os.PathLike]) -> str:
+    """Save a config's preview picture as ``out_dir/previews/CONFIG.png``; returns that path relative to ``out_dir``."""
+    path = Path(out_dir) / preview_path(config)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path, format="PNG", optimize=False)
+    return preview_path(config)
+
+
+def export_builder(
+    builder, out_dir: Union[str, os.PathLike], *, max_shard_size: Union[int, str] = DEFAULT_MAX_SHARD_SIZE
+) -> list[str]:
+    """Write a finished build's shards and preview into ``out_dir`` (not the card); returns the paths written."""
+    config = builder.config
+    if config.resample != "box" or config.classes is not None:
+        # A Hub config is known by its name alone: options the name does not record would mislabel it.
+        raise ExportLayoutError(
+            f"{config.name} was built with options its name does not record "
+            f"(resample={config.resample!r}, classes={config.classes}): only default variants can be exported"
+        )
+    written = write_config(builder.as_dataset(), config.name, out_dir, max_shard_size=max_shard_size)
+    written.append(write_preview(builder_preview(builder), config.name, out_dir))
+    return written
+
+
+def export(
+    config_names: Sequence[str],
+    data_dir: Union[str, os.PathLike],
+    out_dir: Union[str, os.PathLike],
+    *,
+    cache_dir: Optional[str] = None,
+    num_proc: Optional[int] = None,
+    max_shard_size: Union[int, str] = DEFAULT_MAX_SHARD_SIZE,
+    repo_id: Optional[str] = None,
+) -> dict[str, list[str]]:
+    """Build each config (reusing a finished build) and export it into ``out_dir``, then regenerate the card.
+
+    Returns the paths written per config, relative to ``out_dir``. ``repo_id`` only fills the card's
+    loading snippet.
+    """
+    from imagenet_tiny import prepare_variant
+
+    convert_file_size_to_int(max_shard_size)  # every argument checked before the first (long) build
+    for name in config_names:
+        if not is_config_name(name):
+            parse_config_name(name)
+            raise ExportLayoutError(f"{name!r} is not a canonical config name (leave out '-crop', the default)")
+    written = {}
+    for name in config_names:
+        builder = prepare_variant(name, os.fspath(data_dir), cache_dir=cache_dir, num_proc=num_proc)
+        written[name] = export_builder(builder, out_dir, max_shard_size=max_shard_size)
+        write_card(out_dir, repo_id=repo_id)  # after each config, so that the card never lags what DIR holds
+    return written

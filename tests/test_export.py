@@ -1,0 +1,214 @@
+"""Export to a folder laid out as a Hub dataset repository: layout, card, previews, and ``load_dataset`` of it."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import datasets
+import pytest
+from huggingface_hub import DatasetCard
+from PIL import Image
+
+from builder.synthetic import write_synthetic_source
+from imagenet_tiny import ImageNetTiny, prepare_variant
+from publish.card import ExportLayoutError, config_info, variant_row, write_card
+from publish.export import export, write_config, write_preview
+from publish.preview import draw_preview, preview_size
+
+CLI = str(Path(sys.executable).with_name("imagenet-tiny"))
+# Every predefined size, both colours, and the two other fit modes.
+CONFIGS = ["8x8-gray-5", "16x16-sRGB-5", "32x32-gray-5", "64x64-sRGB-5", "16x16-gray-5-pad", "8x8-sRGB-5-squash"]
+PER_CLASS = (3, 2, 2)
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("synthetic")
+    write_synthetic_source(root, per_class=PER_CLASS)
+    return root
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory) -> str:
+    return str(tmp_path_factory.mktemp("builds"))
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory, source, cache_dir) -> Path:
+    """All of CONFIGS exported into one folder, one config at a time (each adding to the folder)."""
+    out = tmp_path_factory.mktemp("export")
+    for config in CONFIGS:
+        export([config], source, out, cache_dir=cache_dir)
+    return out
+
+
+def built(config: str, source: Path, cache_dir: str) -> datasets.DatasetDict:
+    return prepare_variant(config, str(source), cache_dir=cache_dir).as_dataset()
+
+
+def load_export(folder: Path, config: str, tmp_path: Path) -> datasets.DatasetDict:
+    return datasets.load_dataset(str(folder), config, cache_dir=str(tmp_path / "loaded"))
+
+
+def assert_same_dataset(loaded: datasets.DatasetDict, local: datasets.DatasetDict) -> None:
+    assert sorted(loaded) == sorted(local)
+    for split in local:
+        assert loaded[split].features == local[split].features
+        assert loaded[split].features["label"].names == local[split].features["label"].names
+        assert loaded[split].data.table.equals(local[split].data.table, check_metadata=False), split
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+def test_load_dataset_of_the_export_equals_the_build(exported, source, cache_dir, tmp_path, config):
+    loaded = load_export(exported, config, tmp_path)
+    assert_same_dataset(loaded, built(config, source, cache_dir))
+    width, height = map(int, config.split("-")[0].split("x"))
+    image = loaded["validation"][0]["image"]
+    assert image.size == (width, height) and image.mode == ("L" if "-gray-" in config else "RGB")
+
+
+def test_layout(exported):
+    files = sorted(str(p.relative_to(exported)) for p in exported.rglob("*") if p.is_file())
+    expected = ["README.md"]
+    for config in CONFIGS:
+        expected += [f"{config}/train-00000-of-00001.parquet", f"{config}/validation-00000-of-00001.parquet",
+                     f"previews/{config}.png"]
+    assert files == sorted(expected)
+
+
+def test_card_yaml_lists_every_config_with_its_files_and_info(exported):
+    card = DatasetCard.load(exported / "README.md")
+    data = card.data.to_dict()
+    assert data["license"] == "other" and data["pretty_name"] == "ImageNet-tiny"
+    assert "image-classification" in data["task_categories"]
+    configs = {c["config_name"]: c["data_files"] for c in data["configs"]}
+    assert sorted(configs) == sorted(CONFIGS)
+    for config, data_files in configs.items():
+        assert data_files == [{"split": "train", "path": f"{config}/train-*"},
+                              {"split": "validation", "path": f"{config}/validation-*"}]
+    infos = {i["config_name"]: i for i in data["dataset_info"]}
+    assert sorted(infos) == sorted(CONFIGS)
+    for config in CONFIGS:
+        assert [s["num_examples"] for s in infos[config]["splits"]] == [5 * PER_CLASS[0], 5 * PER_CLASS[1]]
+        size = sum(p.stat().st_size for p in (exported / config).iterdir())
+        assert infos[config]["download_size"] == size
+    assert str(exported) not in card.content  # nothing of this machine
+
+
+def test_variants_table_matches_the_data(exported, tmp_path):
+    content = (exported / "README.md").read_text()
+    rows = {}
+    for line in content.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("| `") and len(cells) == 9:
+            rows[cells[0].strip("`")] = cells
+    # Ordered by size, then colour, classes and fit mode.
+    assert list(rows) == ["8x8-gray-5", "8x8-sRGB-5-squash", "16x16-gray-5-pad", "16x16-sRGB-5", "32x32-gray-5",
+                          "64x64-sRGB-5"]
+    for config, cells in rows.items():
+        local = load_export(exported, config, tmp_path)
+        width_height = config.split("-")[0]
+        colour = config.split("-")[1]
+        fit = config.split("-")[3] if config.count("-") == 3 else "crop"
+        size = sum(p.stat().st_size for p in (exported / config).iterdir())
+        assert cells[1:] == [width_height, colour, "5", fit, f"{len(local['train']):,}", f"{len(local['validation']):,}",
+                             "-", f"{size:,}"]
+        assert cells == list(variant_row(config, config_info(exported, config)).values())
+
+
+def test_card_says_what_the_download_section_says(exported):
+    content = " ".join(DatasetCard.load(exported / "README.md").text.split())
+    for needed in ("load_dataset(", 'evaluate.load("metrics/imagenet_clsloc")', "Terms of access",
+                   "non-commercial research and educational purposes only", "Russakovsky",
+                   "A Downsampled Variant of ImageNet as an Alternative to the {CIFAR} datasets",
+                   "Pixel Recurrent Neural Networks", "imagenet-tiny export", "imagenet-tiny generate"):
+        assert needed in content, needed
+    for config in CONFIGS:
+        assert f"](previews/{config}.png)" in content
+
+
+@pytest.mark.parametrize("config", ["8x8-gray-5", "64x64-sRGB-5"])
+def test_preview_is_a_png_of_the_expected_size(exported, config):
+    with Image.open(exported / "previews" / f"{config}.png") as image:
+        assert image.format == "PNG" and image.mode == "RGB"
+        assert image.size == preview_size(5)  # one pair per class of the five
+        image.load()
+
+
+def test_exporting_another_config_leaves_the_others_untouched(tmp_path, source, cache_dir):
+    export(["8x8-gray-5"], source, tmp_path, cache_dir=cache_dir)
+    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in (tmp_path / "8x8-gray-5").iterdir()}
+    preview = (tmp_path / "previews" / "8x8-gray-5.png").stat().st_mtime_ns
+    export(["16x16-sRGB-5"], source, tmp_path, cache_dir=cache_dir)
+    assert {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in (tmp_path / "8x8-gray-5").iterdir()} == before
+    assert (tmp_path / "previews" / "8x8-gray-5.png").stat().st_mtime_ns == preview
+    names = [c["config_name"] for c in DatasetCard.load(tmp_path / "README.md").data.to_dict()["configs"]]
+    assert names == ["16x16-sRGB-5", "8x8-gray-5"]
+
+
+def test_exporting_again_replaces_the_shards_and_the_card_follows_the_folder(tmp_path, source, cache_dir):
+    out = tmp_path / "export"
+    export(["16x16-sRGB-5"], source, out, cache_dir=cache_dir, max_shard_size="4KB")
+    shards = sorted(p.name for p in (out / "16x16-sRGB-5").iterdir())
+    assert "train-00002-of-00003.parquet" in shards and len(shards) > 2
+    assert_same_dataset(load_export(out, "16x16-sRGB-5", tmp_path), built("16x16-sRGB-5", source, cache_dir))
+    export(["16x16-sRGB-5", "8x8-gray-5"], source, out, cache_dir=cache_dir)
+    assert sorted(p.name for p in (out / "16x16-sRGB-5").iterdir()) == [
+        "train-00000-of-00001.parquet", "validation-00000-of-00001.parquet"]
+    assert not [p for p in out.iterdir() if p.name.endswith(".partial")]
+    # A config removed from the folder leaves the card when it is regenerated.
+    shutil.rmtree(out / "8x8-gray-5")
+    card = write_card(out)
+    assert [c["config_name"] for c in card.data.to_dict()["configs"]] == ["16x16-sRGB-5"]
+
+
+def test_incomplete_or_stray_files_are_errors_naming_them(tmp_path, source, cache_dir):
+    export(["16x16-sRGB-5"], source, tmp_path, cache_dir=cache_dir, max_shard_size="4KB")
+    (tmp_path / "16x16-sRGB-5" / "train-00001-of-00003.parquet").unlink()
+    with pytest.raises(ExportLayoutError, match=r"train shards are incomplete.*train-00001-of-00003\.parquet"):
+        write_card(tmp_path)
+    export(["16x16-sRGB-5"], source, tmp_path, cache_dir=cache_dir)
+    (tmp_path / "16x16-sRGB-5" / "notes.txt").write_text("x")
+    with pytest.raises(ExportLayoutError, match="notes.txt is not a shard of 16x16-sRGB-5"):
+        write_card(tmp_path)
+
+
+def test_write_config_from_split_datasets_as_a_finalize_step_would(tmp_path, source, cache_dir):
+    """Datasets assembled from pieces (as separate jobs would build them) give the same export."""
+    local = built("16x16-sRGB-5", source, cache_dir)
+    pieces = {
+        split: datasets.concatenate_datasets([ds.shard(2, 0, contiguous=True), ds.shard(2, 1, contiguous=True)])
+        for split, ds in local.items()
+    }
+    written = write_config(pieces, "16x16-sRGB-5", tmp_path / "export")
+    assert written == ["16x16-sRGB-5/train-00000-of-00001.parquet", "16x16-sRGB-5/validation-00000-of-00001.parquet"]
+    builder = ImageNetTiny(config_name="16x16-sRGB-5", data_dir=str(source), cache_dir=str(tmp_path / "unbuilt"))
+    picture = draw_preview(pieces["validation"], builder.source, builder.classes, title="16x16-sRGB-5", split="validation")
+    assert write_preview(picture, "16x16-sRGB-5", tmp_path / "export") == "previews/16x16-sRGB-5.png"
+    card = write_card(tmp_path / "export")
+    assert "](previews/16x16-sRGB-5.png)" in card.text
+    assert_same_dataset(load_export(tmp_path / "export", "16x16-sRGB-5", tmp_path), local)
+    with pytest.raises(ExportLayoutError, match="canonical"):
+        write_config(pieces, "16x16-sRGB-5-crop", tmp_path / "export")
+
+
+def test_export_command(tmp_path, source, cache_dir):
+    out = tmp_path / "imagenet-tiny-export"
+    env = {**os.environ, "HF_DATASETS_DISABLE_PROGRESS_BARS": "1"}
+    result = subprocess.run(
+        [CLI, "export", "16x16-sRGB-5", "8x8-gray-5-pad", "--data-dir", str(source), "--to", str(out),
+         "--cache-dir", cache_dir, "--num-proc", "2"],
+        capture_output=True, text=True, env=env, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Exported 16x16-sRGB-5: 2 Parquet shard(s) and a preview" in result.stdout
+    assert_same_dataset(load_export(out, "8x8-gray-5-pad", tmp_path), built("8x8-gray-5-pad", source, cache_dir))
+    bad = subprocess.run([CLI, "export", "16x16-sRGB", "--data-dir", str(source), "--to", str(out)],
+                         capture_output=True, text=True, env=env, timeout=600)
+    assert bad.returncode == 2 and "is not an ImageNet-tiny config name" in bad.stderr
+    assert re.search(r"Traceback", bad.stderr) is None
