@@ -12,12 +12,15 @@ Config names follow ``{W}x{H}-{gray|sRGB}-{N|full}[-{crop|pad|squash}]``; see ``
 
 from __future__ import annotations
 
+from typing import Optional
+
 import datasets
 
 from builder import report
 from builder.classes import select_classes
 from builder.config import GRAMMAR, ConfigNameError, ImageNetTinyConfig, predefined_configs
 from builder.examples import Shard, shard_images, tiny_example, tiny_features
+from builder.shards import share
 from builder.sources import open_source
 from builder.transform import DECODE_ERRORS
 
@@ -64,8 +67,9 @@ class ImageNetTiny(datasets.GeneratorBasedBuilder):
     BUILDER_CONFIG_CLASS = ImageNetTinyConfig
     BUILDER_CONFIGS = predefined_configs(_VERSION)
 
-    def __init__(self, *args, strict: bool = False, **kwargs):
+    def __init__(self, *args, strict: bool = False, shard: Optional[tuple[int, int]] = None, **kwargs):
         self.strict = strict
+        self.shard = shard  # (index, count): build only that share of the images (builder.shards)
         super().__init__(*args, **kwargs)
 
     def _create_builder_config(self, config_name=None, custom_features=None, config_id=None, **config_kwargs):
@@ -90,11 +94,12 @@ class ImageNetTiny(datasets.GeneratorBasedBuilder):
     def _split_generators(self, dl_manager):
         # Unlabelled test images cannot be filtered by class, so only the full configs have them.
         splits = [s for s in self.source.splits if s != "test" or self.config.num_classes is None]
+        images = {split: self.source.images(split, self.classes.wnids) for split in splits}
+        if self.shard is not None:  # a shard holds the splits its share reaches into
+            images = {split: part for split, part in share(images, *self.shard).items() if part}
         return [
-            datasets.SplitGenerator(
-                name=split, gen_kwargs={"shards": shard_images(split, self.source.images(split, self.classes.wnids))}
-            )
-            for split in splits
+            datasets.SplitGenerator(name=split, gen_kwargs={"shards": shard_images(split, split_images)})
+            for split, split_images in images.items()
         ]
 
     def _generate_examples(self, shards: list[Shard]):
@@ -125,14 +130,18 @@ def prepare_variant(
     cache_dir: str | None = None,
     num_proc: int | None = None,
     strict: bool = False,
+    shard: Optional[tuple[int, int]] = None,
     **config_kwargs,
 ) -> ImageNetTiny:
     """Build a variant (or reuse a finished build of it) and return its builder.
 
-    A failure while writing (a strict build's unreadable image, say) is raised as its cause, which
-    names the file, rather than as datasets' generic ``DatasetGenerationError``.
+    ``shard=(index, count)`` builds only that share of the images (``builder.shards``). A failure while
+    writing (a strict build's unreadable image, say) is raised as its cause, which names the file,
+    rather than as datasets' generic ``DatasetGenerationError``.
     """
-    builder = ImageNetTiny(config_name=config_name, data_dir=data_dir, cache_dir=cache_dir, strict=strict, **config_kwargs)
+    builder = ImageNetTiny(
+        config_name=config_name, data_dir=data_dir, cache_dir=cache_dir, strict=strict, shard=shard, **config_kwargs
+    )
     try:
         builder.download_and_prepare(num_proc=num_proc)
     except datasets.exceptions.DatasetGenerationError as error:

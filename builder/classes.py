@@ -13,9 +13,10 @@ timm and the Hub's imagenet-1k do.
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
 import re
-from typing import Iterable, Optional, Sequence
+from typing import BinaryIO, Iterable, Optional, Sequence, TextIO
 
 # The Matlab version's own five-class selection, kept so that its published numbers stay comparable.
 SEED_FIVE_CLASSES = ("n02676566", "n01773157", "n01622779", "n03452741", "n01944390")
@@ -98,10 +99,13 @@ def _from_rows(rows: Sequence[tuple[Optional[int], str, str]], source: str) -> C
     return ClassTable(tuple(r[1] for r in rows), tuple(r[2] for r in rows), ids, source)
 
 
-def read_synset_mapping(path: str | os.PathLike) -> ClassTable:
-    """Read Kaggle's ``LOC_synset_mapping.txt``: ``wnid words`` per line."""
+def read_synset_mapping(path: str | os.PathLike, stream: Optional[TextIO] = None) -> ClassTable:
+    """Read Kaggle's ``LOC_synset_mapping.txt``: ``wnid words`` per line.
+
+    ``stream``, where given, is the file's content (a member of an archive) and ``path`` only names it.
+    """
     rows = []
-    with open(path, encoding="utf-8") as f:
+    with stream if stream is not None else open(path, encoding="utf-8") as f:
         for line_number, line in enumerate(f, 1):
             if not line.strip():
                 continue
@@ -112,17 +116,19 @@ def read_synset_mapping(path: str | os.PathLike) -> ClassTable:
     return _from_rows(rows, str(path))
 
 
-def read_meta_clsloc(path: str | os.PathLike) -> ClassTable:
+def read_meta_clsloc(path: str | os.PathLike, stream: Optional[BinaryIO] = None) -> ClassTable:
     """Read the devkit class table: ``meta_clsloc.mat``, or its text form ``ILSVRC2014_ID<TAB>WNID<TAB>words``.
 
     Only the 1000 leaf classes (``num_children == 0`` in the .mat; ILSVRC2014_ID 1..1000) are kept.
+    ``stream``, where given, is the file's content (a member of an archive) and ``path`` only names it.
     """
     path = str(path)
     if path.endswith(".mat"):
-        rows = _read_meta_mat(path)
+        rows = _read_meta_mat(path, stream)
     else:
         rows = []
-        with open(path, encoding="utf-8") as f:
+        text = io.TextIOWrapper(stream, encoding="utf-8") if stream is not None else open(path, encoding="utf-8")
+        with text as f:
             for line_number, line in enumerate(f, 1):
                 fields = line.rstrip("\n").split("\t")
                 if line_number == 1 and fields[0] == "ILSVRC2014_ID":
@@ -133,11 +139,11 @@ def read_meta_clsloc(path: str | os.PathLike) -> ClassTable:
     return _from_rows(rows, path)
 
 
-def _read_meta_mat(path: str) -> list[tuple[int, str, str]]:
+def _read_meta_mat(path: str, stream: Optional[BinaryIO] = None) -> list[tuple[int, str, str]]:
     import scipy.io
 
     try:
-        synsets = scipy.io.loadmat(path, squeeze_me=True)["synsets"]
+        synsets = scipy.io.loadmat(stream if stream is not None else path, squeeze_me=True)["synsets"]
     except (KeyError, ValueError, OSError) as error:
         raise ClassTableError(f"{path}: not a devkit meta_clsloc.mat with a 'synsets' struct ({error})") from None
     rows = []

@@ -43,7 +43,7 @@ def tiny_features(config: ImageNetTinyConfig, classes: ClassTable) -> datasets.F
 
 def tiny_example(image: SourceImage, config: ImageNetTinyConfig, classes: ClassTable) -> dict[str, Any]:
     """Decode, fit and encode one source image; raises one of ``transform.DECODE_ERRORS`` if it is unreadable."""
-    tiny = tiny_image(image.path, config.size, config.color, config.fit_mode, config.resample)
+    tiny = tiny_image(image.file(), config.size, config.color, config.fit_mode, config.resample)
     labelled = image.wnid is not None
     return {
         "image": {"bytes": encode_png(tiny.image), "path": None},

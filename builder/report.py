@@ -43,12 +43,17 @@ def merge_parts(output_dir: str) -> list[SkippedImage]:
         with open(part, newline="") as f:
             skipped.extend(SkippedImage(*row) for row in csv.reader(f))
         os.remove(part)
+    write_report(output_dir, skipped)
+    return skipped
+
+
+def write_report(dataset_dir: str, skipped: Sequence[SkippedImage]) -> None:
+    """Write the report into ``dataset_dir`` (only when something was skipped)."""
     if skipped:
-        with open(os.path.join(output_dir, REPORT_NAME), "w", newline="") as f:
+        with open(os.path.join(dataset_dir, REPORT_NAME), "w", newline="") as f:
             writer = csv.writer(f)
             writer.writerow(FIELDS)
             writer.writerows(dataclasses.astuple(s) for s in skipped)
-    return skipped
 
 
 def read_report(dataset_dir: str) -> list[SkippedImage]:

@@ -10,9 +10,9 @@ import argparse
 import sys
 from typing import Optional, Sequence
 
-from cli import build, data, demo, evaluate, publish
+from cli import build, data, demo, evaluate, publish, slurm
 
-COMMAND_MODULES = (build, data, evaluate, publish, demo)
+COMMAND_MODULES = (build, slurm, data, evaluate, publish, demo)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

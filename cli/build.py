@@ -21,6 +21,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     generate.add_argument("--resample", default=None, help="box (default), lanczos, bicubic, bilinear, hamming, nearest")
     generate.add_argument("--classes", default=None, help="explicit WNIDs, comma-separated (N in the name must match)")
     generate.add_argument("--strict", action="store_true", help="fail on an unreadable image instead of skipping it")
+    shards = generate.add_argument_group(
+        "one shard of a build split across machines (what each task of `imagenet-tiny slurm` runs)"
+    )
+    shards.add_argument("--output", default=None, help="the folder that collects the shards (and then the Hub layout)")
+    shards.add_argument("--num-shards", type=int, default=None, help="how many shards the images are split into")
+    shards.add_argument("--shard-index", type=int, default=None, help="which shard to build, 0 .. N-1")
     generate.set_defaults(run=run_generate)
 
     configs = commands.add_parser("configs", help="list the predefined configs and explain the name grammar")
@@ -30,6 +36,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 def run_generate(args: argparse.Namespace) -> int:
     from imagenet_tiny import prepare_variant
 
+    if (args.output, args.num_shards, args.shard_index) != (None, None, None):
+        return run_generate_shard(args)
     options = {}
     if args.resample:
         options["resample"] = args.resample
@@ -39,6 +47,26 @@ def run_generate(args: argparse.Namespace) -> int:
         args.config, args.data_dir, cache_dir=args.cache_dir, num_proc=args.num_proc, strict=args.strict, **options
     )
     print(describe_build(builder))
+    return 0
+
+
+def run_generate_shard(args: argparse.Namespace) -> int:
+    from builder.shards import ShardPlan, build_shard, canonical
+
+    if None in (args.output, args.num_shards, args.shard_index):
+        raise ValueError("a shard needs all of --output, --num-shards and --shard-index")
+    if args.classes or args.resample or args.cache_dir:
+        # The assembled folder knows a config by its name alone; the shards live under --output.
+        raise ValueError("--classes, --resample and --cache-dir do not go with --output (shards of a named config)")
+    plan = ShardPlan(canonical(args.config), os.path.abspath(args.data_dir), os.path.abspath(args.output), args.num_shards)
+    plan.check_index(args.shard_index)
+    marker = build_shard(plan, args.shard_index, num_proc=args.num_proc, strict=args.strict)
+    what = f"shard {args.shard_index} of {plan.num_shards} of {plan.config}"
+    counts = ", ".join(f"{split}: {n} examples" for split, n in marker["examples"].items()) or "no image"
+    if marker["reused"]:
+        print(f"{what} was finished already ({counts}): nothing to do")
+    else:
+        print(f"Built {what} ({counts}) in {plan.folder(args.shard_index)}")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""``imagenet-tiny classes`` and ``imagenet-tiny to-numpy``: the class table, and a variant as plain arrays."""
+"""``imagenet-tiny classes``, ``to-numpy`` and ``preview``: the class table, a variant as plain arrays, and a picture of it."""
 
 from __future__ import annotations
 
@@ -37,6 +37,19 @@ def register(commands: argparse._SubParsersAction) -> None:
     arrays.add_argument("--cache-dir", default=None)
     arrays.add_argument("--num-proc", type=int, default=None)
     arrays.set_defaults(run=run_to_numpy)
+
+    preview = commands.add_parser(
+        "preview",
+        help="draw originals beside their tiny versions, one per class (PNG)",
+        description="What the Matlab plot_ImageNet_tiny_examples showed: for chosen classes, an original image beside its tiny version.",
+    )
+    preview.add_argument("config", help="config name, e.g. 16x16-sRGB-10")
+    preview.add_argument("--data-dir", required=True, help="your ImageNet download, which holds the originals")
+    preview.add_argument("--to", required=True, help="output PNG file")
+    preview.add_argument("--classes", default=None, help="WNIDs to show, comma-separated (default: up to 6 spread over the classes)")
+    preview.add_argument("--cache-dir", default=None)
+    preview.add_argument("--num-proc", type=int, default=None)
+    preview.set_defaults(run=run_preview)
 
 
 def load_variant(config: str, data_dir: str | None, dataset: str | None, cache_dir: str | None = None, num_proc: int | None = None):
@@ -92,4 +105,19 @@ def run_to_numpy(args: argparse.Namespace) -> int:
             raise ValueError(f"{args.config} has no validation split to make a competition from")
         for path in write_kaggle_competition(arrays["y_val"], len(arrays["wnids"]), os.path.dirname(os.path.abspath(args.to))):
             print(f"Wrote {path}")
+    return 0
+
+
+def run_preview(args: argparse.Namespace) -> int:
+    from imagenet_tiny import prepare_variant
+    from publish.preview import builder_preview
+
+    if not args.to.lower().endswith(".png"):
+        raise ValueError(f"--to {args.to}: the preview is a PNG; give a file name ending in .png")
+    wnids = [w.strip() for w in args.classes.split(",") if w.strip()] if args.classes else None
+    builder = prepare_variant(args.config, args.data_dir, cache_dir=args.cache_dir, num_proc=args.num_proc)
+    picture = builder_preview(builder, wnids=wnids)
+    os.makedirs(os.path.dirname(os.path.abspath(args.to)), exist_ok=True)
+    picture.save(args.to, format="PNG")
+    print(f"Wrote {args.to} ({picture.width}x{picture.height})")
     return 0

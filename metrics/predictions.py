@@ -97,6 +97,32 @@ def prediction_rows(
     )
 
 
+def metric_inputs(rows: PredictionRows, source_images: Sequence[Any], label_names: Sequence[str]) -> tuple[list, list]:
+    """``predictions`` and ``references`` for the clsloc metric at original resolution (devkit boxes).
+
+    ``source_images`` are the download's :class:`builder.sources.SourceImage` of the same images (their
+    WNIDs and original boxes are the ground truth); labels are indices into ``label_names``.
+    """
+    if rows.boxes is None:
+        raise ValueError("the predictions have no boxes: localization needs a box per guess")
+    truth = {image.image_id: image for image in source_images}
+    missing = [i for i in rows.image_ids if i not in truth]
+    if missing:
+        raise ValueError(f"{len(missing)} predicted image(s) are not in the source, e.g. {missing[0]}")
+    unboxed = [i for i in rows.image_ids if not truth[i].source_boxes]
+    if unboxed:
+        raise ValueError(f"{len(unboxed)} image(s) have no ground-truth box to localize against, e.g. {unboxed[0]}")
+    index = {wnid: i for i, wnid in enumerate(label_names)}
+    predictions = [
+        [{"label": index[w], "bbox": box.tolist()} for w, box in zip(wnids, boxes)]
+        for wnids, boxes in zip(rows.wnids, rows.boxes)
+    ]
+    references = [
+        [{"label": index[truth[i].wnid], "bbox": list(box)} for box in truth[i].source_boxes] for i in rows.image_ids
+    ]
+    return predictions, references
+
+
 def write_devkit_predictions(path: str | os.PathLike, rows: PredictionRows, table: ClassTable) -> None:
     """The devkit's prediction file: one line per image, labels as ILSVRC2014_IDs from ``table``."""
     if table.ilsvrc2014_ids is None:

@@ -6,31 +6,19 @@ The successor of the Matlab version's ``read_ImageNet_tiny`` and of its Python `
 from __future__ import annotations
 
 import csv
-import io
 import os
 from typing import Mapping
 
 import datasets
 import numpy as np
-from datasets.utils.tqdm import tqdm
-from PIL import Image
+
+from builder.arrays import images_array
 
 
-def to_arrays(split: datasets.Dataset, description: str = "Decoding") -> tuple[np.ndarray, np.ndarray]:
-    """All images of a split as one uint8 array (N, H, W, C) (C is 1 for gray) and the labels (N,) as int64.
-
-    Reads the stored PNG bytes straight from Arrow, which skips datasets' per-row decoding machinery.
-    """
-    column = split.data.table.column("image").combine_chunks()
-    encoded = column.field("bytes").to_pylist()
+def to_arrays(split: datasets.Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """All images of a split as one uint8 array (N, H, W, C) (C is 1 for gray) and the labels (N,) as int64."""
     labels = np.asarray(split.data.table.column("label").to_numpy(), dtype=np.int64)
-    if not encoded:
-        return np.zeros((0, 0, 0, 0), dtype=np.uint8), labels
-    first = np.asarray(Image.open(io.BytesIO(encoded[0])))
-    images = np.empty((len(encoded), *first.shape[:2], first.shape[2] if first.ndim == 3 else 1), dtype=np.uint8)
-    for i, png in enumerate(tqdm(encoded, desc=description, unit=" images")):
-        images[i] = np.asarray(Image.open(io.BytesIO(png))).reshape(images.shape[1:])
-    return images, labels
+    return images_array(split), labels
 
 
 def variant_arrays(dataset: datasets.DatasetDict) -> dict[str, np.ndarray]:
@@ -38,7 +26,7 @@ def variant_arrays(dataset: datasets.DatasetDict) -> dict[str, np.ndarray]:
     arrays: dict[str, np.ndarray] = {}
     for split, suffix in (("train", "train"), ("validation", "val"), ("test", "test")):
         if split in dataset:
-            x, y = to_arrays(dataset[split], description=f"Decoding {split}")
+            x, y = to_arrays(dataset[split])
             arrays[f"x_{suffix}"] = x
             if split != "test":
                 arrays[f"y_{suffix}"] = y

@@ -83,14 +83,16 @@ def draw_preview(
     title: str,
     split: str,
     max_classes: int = DEFAULT_MAX_CLASSES,
+    wnids: Sequence[str] | None = None,
 ) -> Image.Image:
-    """Preview of one labelled split: the first image of each of up to ``max_classes`` classes spread over ``classes``.
+    """Preview of one labelled split: the first image of each of up to ``max_classes`` classes spread over
+    ``classes``, or of the classes ``wnids``.
 
     ``dataset`` is the split as built (or loaded from an export); ``source`` is the download it was built
     from, which still holds the originals.
     """
     labels = np.asarray(dataset.data.column("label").to_numpy())
-    chosen = _spread(len(classes), max_classes)
+    chosen = [classes.index(w) for w in wnids] if wnids else _spread(len(classes), max_classes)
     first_rows = {}
     for label in chosen:
         rows = np.flatnonzero(labels == label)
@@ -108,14 +110,14 @@ def draw_preview(
             raise PreviewError(
                 f"{title}: image {example['image_id']} of the {split} split is not in the source {source.data_dir}"
             )
-        with Image.open(image.path) as original:
+        with Image.open(image.file()) as original:
             original = original.convert("RGB")
         wnid = classes.wnids[label]
         pairs.append(PreviewPair(original, example["image"], f"{wnid} {classes.words_of(wnid)}"))
     return draw_pairs(pairs, title)
 
 
-def builder_preview(builder, max_classes: int = DEFAULT_MAX_CLASSES) -> Image.Image:
+def builder_preview(builder, max_classes: int = DEFAULT_MAX_CLASSES, wnids: Sequence[str] | None = None) -> Image.Image:
     """Preview of a finished :class:`imagenet_tiny.ImageNetTiny` build, from its validation split (else train)."""
     splits = builder.info.splits
     split = next((s for s in ("validation", "train") if s in splits and splits[s].num_examples), None)
@@ -128,6 +130,7 @@ def builder_preview(builder, max_classes: int = DEFAULT_MAX_CLASSES) -> Image.Im
         title=builder.config.name,
         split=split,
         max_classes=max_classes,
+        wnids=wnids,
     )
 
 

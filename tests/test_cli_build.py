@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from builder.synthetic import write_synthetic_source
 from conftest import REPO_ROOT
+from publish.preview import preview_size
 
 CLI = str(Path(sys.executable).with_name("imagenet-tiny"))
 
@@ -80,7 +84,21 @@ def test_strict_generate_names_the_unreadable_file(tmp_path):
     assert "skipped 1 unreadable image(s), listed in" in lenient.stdout
 
 
-def test_make_demo_runs_on_a_fresh_folder(tmp_path):
+def demo_tables(stdout: str) -> dict[str, list[list[float]]]:
+    """Per config, the demo's rows: k, clsloc error, cls-only error, random clsloc, random cls-only."""
+    tables, config = {}, None
+    for line in stdout.splitlines():
+        loading = re.match(r"3\. Loading (\S+) back", line)
+        if loading:
+            config = loading.group(1)
+            tables[config] = []
+        row = re.fullmatch(r"\s+(\d)\s+([\d.]+)\s+([\d.]+)\s+\(([\d.]+), ([\d.]+)\)", line)
+        if row and config:
+            tables[config].append([float(v) for v in row.groups()])
+    return tables
+
+
+def test_make_demo_runs_the_whole_workflow(tmp_path):
     """The README's first command; run with this environment so that it does not bootstrap another one."""
     output = tmp_path / "demo"
     result = subprocess.run(
@@ -88,5 +106,20 @@ def test_make_demo_runs_on_a_fresh_folder(tmp_path):
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stderr
-    assert "Built 16x16-sRGB-5" in result.stdout and "Built 8x8-gray-5-pad" in result.stdout
-    assert (output / "source" / "LOC_synset_mapping.txt").exists()
+    assert "Built 16x16-sRGB-5" in result.stdout and "Built 16x16-gray-5-pad" in result.stdout
+    tables = demo_tables(result.stdout)
+    assert set(tables) == {"16x16-sRGB-5", "16x16-gray-5-pad"}
+    for config, rows in tables.items():
+        assert [row[0] for row in rows] == [1, 2, 3, 4, 5]
+        model_cls, chance_cls = np.array([row[2] for row in rows]), np.array([row[4] for row in rows])
+        model_loc, chance_loc = np.array([row[1] for row in rows]), np.array([row[3] for row in rows])
+        # Beats chance clearly, over the guesses that can miss (all 5 classes in 5 guesses cannot).
+        assert (chance_cls[:4] - model_cls[:4]).mean() > 0.15, (config, rows)
+        assert (chance_loc - model_loc).mean() > 0.1, (config, rows)
+    srgb = tables["16x16-sRGB-5"]
+    assert srgb[0][2] < srgb[0][4] - 0.3  # top-1, colour variant: far from chance
+    export = output / "imagenet-tiny"
+    assert (export / "README.md").exists() and (export / "16x16-sRGB-5" / "train-00000-of-00001.parquet").exists()
+    for config in tables:
+        with Image.open(export / "previews" / f"{config}.png") as preview:
+            assert preview.format == "PNG" and preview.size == preview_size(5)

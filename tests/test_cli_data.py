@@ -8,6 +8,7 @@ import io
 import numpy as np
 import pytest
 import scipy.io
+from PIL import Image
 
 from builder.synthetic import write_synthetic_source
 from imagenet_tiny import prepare_variant
@@ -75,3 +76,20 @@ def test_to_numpy_matches_the_dataset(synthetic, tmp_path, suffix):
 def test_to_numpy_needs_a_known_suffix(synthetic, tmp_path):
     result = run("to-numpy", "8x8-gray-5", "--data-dir", str(synthetic), "--to", str(tmp_path / "x.h5"))
     assert result.returncode == 2 and "must end in .npz (numpy) or .mat (MATLAB)" in result.stderr
+
+
+def test_preview_of_chosen_classes(synthetic, tmp_path):
+    from publish.preview import preview_size
+
+    out = tmp_path / "preview.png"
+    result = run("preview", "16x16-sRGB-5", "--data-dir", str(synthetic), "--cache-dir", str(tmp_path / "c"),
+                 "--to", str(out), "--classes", "n01622779,n03452741")
+    assert result.returncode == 0, result.stderr
+    with Image.open(out) as picture:
+        assert picture.format == "PNG" and picture.size == preview_size(2)
+        # The first pair's tiny half shows the red disc class: red dominates it.
+        pixels = np.asarray(picture.convert("RGB"), dtype=float)
+    assert pixels[..., 0].mean() > pixels[..., 2].mean()
+    unknown = run("preview", "16x16-sRGB-5", "--data-dir", str(synthetic), "--cache-dir", str(tmp_path / "c"),
+                  "--to", str(out), "--classes", "n01440764")
+    assert unknown.returncode == 2 and "'n01440764' is not a class of" in unknown.stderr

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import os
 import xml.etree.ElementTree as ElementTree
-from typing import Callable, Optional
+from typing import Callable, Optional, TextIO
 
 from builder.classes import WNID_PATTERN
 from builder.sources.base import SourceBox, SourceLayoutError
@@ -40,10 +40,15 @@ def parse_prediction_string(text: str, where: str) -> Annotation:
     return fields[0], boxes  # type: ignore[return-value]
 
 
-def read_solution_csv(path: str, keep: Optional[Callable[[str], bool]] = None) -> dict[str, Annotation]:
-    """Kaggle's ``ImageId,PredictionString`` file: image id -> (wnid, boxes), for the ids ``keep`` accepts."""
+def read_solution_csv(
+    path: str, keep: Optional[Callable[[str], bool]] = None, stream: Optional[TextIO] = None
+) -> dict[str, Annotation]:
+    """Kaggle's ``ImageId,PredictionString`` file: image id -> (wnid, boxes), for the ids ``keep`` accepts.
+
+    ``stream``, where given, is the file's content (a member of an archive) and ``path`` only names it.
+    """
     annotations = {}
-    with open(path, newline="", encoding="utf-8") as f:
+    with stream if stream is not None else open(path, newline="", encoding="utf-8") as f:
         reader = csv.reader(f)
         header = next(reader, None)
         if header != ["ImageId", "PredictionString"]:

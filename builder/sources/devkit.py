@@ -1,4 +1,9 @@
-"""The devkit-era download that the Matlab version used: ILSVRC2012 image folders and the ILSVRC2014 devkit."""
+"""The devkit-era download that the Matlab version used: ILSVRC2012 images and the ILSVRC2014 devkit.
+
+The images may be the extracted folders or the original tar files beside them (``ILSVRC2012_img_train.tar``
+with its per-class tars inside, ``ILSVRC2012_img_val.tar``), the devkit its folder or
+``ILSVRC2014_devkit.tar.gz``; archives are read in place (:mod:`builder.sources.archives`).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from typing import Sequence
 
 from builder.classes import ClassTable, ClassTableError, read_meta_clsloc
 from builder.sources.annotations import read_voc_folder
+from builder.sources.archives import Files
 from builder.sources.base import (
     Source,
     SourceImage,
@@ -17,10 +23,12 @@ from builder.sources.base import (
 )
 
 TRAIN, VAL, TEST = "ILSVRC2012_img_train", "ILSVRC2012_img_val", "ILSVRC2012_img_test"
-DEVKIT_DATA = os.path.join("ILSVRC2014_devkit", "data")
-META = os.path.join(DEVKIT_DATA, "meta_clsloc.mat")
-GROUND_TRUTH = os.path.join(DEVKIT_DATA, "ILSVRC2014_clsloc_validation_ground_truth.txt")
+DEVKIT = "ILSVRC2014_devkit"
+META = f"{DEVKIT}/data/meta_clsloc.mat"
+GROUND_TRUTH = f"{DEVKIT}/data/ILSVRC2014_clsloc_validation_ground_truth.txt"
 TRAIN_BOXES, VAL_BOXES = "ILSVRC2012_bbox_train_v2", os.path.join("ILSVRC2012_bbox_val_v3", "val")
+# The downloads as they come, read in place where the extracted folder is absent.
+ARCHIVES = {TRAIN: f"{TRAIN}.tar", VAL: f"{VAL}.tar", TEST: f"{TEST}.tar", DEVKIT: f"{DEVKIT}.tar.gz"}
 
 
 def validation_image_id(number: int) -> str:
@@ -31,30 +39,32 @@ def validation_image_id(number: int) -> str:
 class DevkitSource(Source):
     LAYOUT_HELP = f"""\
   devkit layout (ILSVRC2012 images + ILSVRC2014 devkit, as the Matlab version used):
-    {TRAIN}/<wnid>/<wnid>_<n>.JPEG
-    {VAL}/ILSVRC2012_val_<8 digits>.JPEG
-    {TEST}/ (optional)
+    {TRAIN}/<wnid>/<wnid>_<n>.JPEG     (or {TRAIN}.tar as downloaded: a tar of <wnid>.tar)
+    {VAL}/ILSVRC2012_val_<8 digits>.JPEG   (or {VAL}.tar)
+    {TEST}/ (optional; or {TEST}.tar)
     {META}
-    {GROUND_TRUTH}
-    {TRAIN_BOXES}/<wnid>/*.xml, {VAL_BOXES}/*.xml (boxes; optional)"""
+    {GROUND_TRUTH}   (or {DEVKIT}.tar.gz)
+    {TRAIN_BOXES}/<wnid>/*.xml, {VAL_BOXES}/*.xml (boxes, extracted; optional)"""
+    ARCHIVES = ARCHIVES
 
     @classmethod
-    def looks_like(cls, data_dir: str) -> bool:
-        return any(os.path.exists(os.path.join(data_dir, p)) for p in (TRAIN, VAL, "ILSVRC2014_devkit"))
+    def looks_like(cls, files: Files) -> bool:
+        return any(files.exists(p) for p in (TRAIN, VAL, DEVKIT))
 
     def _read_classes(self) -> ClassTable:
         self.require(TRAIN, META)
         try:
-            return read_meta_clsloc(self.path(META))
+            with self.files.open(META) as f:
+                return read_meta_clsloc(self.path(META), f)
         except ClassTableError as error:
             raise SourceLayoutError(str(error)) from None
 
     @property
     def splits(self) -> tuple[str, ...]:
         found = ["train"]
-        if os.path.isdir(self.path(VAL)):
+        if self.files.is_dir(VAL):
             found.append("validation")
-        if os.path.isdir(self.path(TEST)):
+        if self.files.is_dir(TEST):
             found.append("test")
         return tuple(found)
 
@@ -63,19 +73,19 @@ class DevkitSource(Source):
             boxes = {}
             for wnid in wnids:
                 boxes.update(self._boxes(os.path.join(TRAIN_BOXES, wnid)))
-            return class_folders_images(self.path(TRAIN), wnids, boxes)
+            return class_folders_images(self.files, TRAIN, wnids, boxes)
         if split == "validation":
             self.require(VAL, GROUND_TRUTH)
             labels = self._validation_labels()
             boxes = self._boxes(VAL_BOXES, labels)
-            return labelled_folder_images(self.path(VAL), labels, boxes, wnids, GROUND_TRUTH)
+            return labelled_folder_images(self.files, VAL, labels, boxes, wnids, GROUND_TRUTH)
         if split == "test":
-            return unlabelled_folder_images(self.path(TEST))
+            return unlabelled_folder_images(self.files, TEST)
         raise ValueError(f"unknown split {split!r}")
 
     def _validation_labels(self) -> dict[str, str]:
         labels = {}
-        with open(self.path(GROUND_TRUTH), encoding="utf-8") as f:
+        with self.open_text(GROUND_TRUTH) as f:
             for number, line in enumerate(f, 1):
                 try:
                     labels[validation_image_id(number)] = self.classes.wnid_of_ilsvrc2014_id(int(line))
@@ -86,12 +96,13 @@ class DevkitSource(Source):
         return labels
 
     def _boxes(self, folder: str, labels: dict[str, str] | None = None) -> dict:
-        """Boxes from one annotation folder; with ``labels``, each file's class must agree with the ground truth."""
-        annotations = read_voc_folder(self.path(folder))
+        """Boxes from one extracted annotation folder; with ``labels``, each file's class must agree with the ground truth."""
+        folder_path = os.path.join(self.data_dir, folder)
+        annotations = read_voc_folder(folder_path) if os.path.isdir(self.data_dir) else {}
         for image_id, (wnid, _) in annotations.items():
             expected = labels.get(image_id) if labels is not None else image_id.partition("_")[0]
             if expected is not None and wnid != expected:
                 raise SourceLayoutError(
-                    f"{self.path(folder, image_id + '.xml')}: boxes of class {wnid}, but the image is of class {expected}"
+                    f"{os.path.join(folder_path, image_id + '.xml')}: boxes of class {wnid}, but the image is of class {expected}"
                 )
         return {image_id: boxes for image_id, (_, boxes) in annotations.items()}

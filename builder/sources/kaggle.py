@@ -1,12 +1,12 @@
-"""The Kaggle download (imagenet-object-localization-challenge), extracted."""
+"""The Kaggle download (imagenet-object-localization-challenge): extracted, or its zip read in place."""
 
 from __future__ import annotations
 
-import os
 from typing import Sequence
 
 from builder.classes import ClassTable, read_synset_mapping
 from builder.sources.annotations import read_solution_csv
+from builder.sources.archives import Files
 from builder.sources.base import (
     Source,
     SourceImage,
@@ -17,60 +17,65 @@ from builder.sources.base import (
     unlabelled_folder_images,
 )
 
-IMAGES = os.path.join("ILSVRC", "Data", "CLS-LOC")
+IMAGES = "ILSVRC/Data/CLS-LOC"
+MARKERS = ("LOC_synset_mapping.txt", "LOC_val_solution.csv", "ILSVRC")
 
 
 class KaggleSource(Source):
     LAYOUT_HELP = """\
-  Kaggle layout (imagenet-object-localization-challenge, extracted):
+  Kaggle layout (imagenet-object-localization-challenge, extracted or as the zip itself):
     LOC_synset_mapping.txt, LOC_val_solution.csv, LOC_train_solution.csv (boxes; optional)
     ILSVRC/Data/CLS-LOC/train/<wnid>/<wnid>_<n>.JPEG
     ILSVRC/Data/CLS-LOC/val/ILSVRC2012_val_<8 digits>.JPEG
     ILSVRC/Data/CLS-LOC/test/ILSVRC2012_test_<8 digits>.JPEG (optional)"""
+    ZIP_MARKERS = MARKERS
 
     @classmethod
-    def looks_like(cls, data_dir: str) -> bool:
-        return any(
-            os.path.exists(os.path.join(data_dir, p)) for p in ("LOC_synset_mapping.txt", "LOC_val_solution.csv", "ILSVRC")
-        )
+    def looks_like(cls, files: Files) -> bool:
+        return any(files.exists(p) for p in MARKERS)
 
     def _read_classes(self) -> ClassTable:
-        self.require("LOC_synset_mapping.txt", os.path.join(IMAGES, "train"))
-        return read_synset_mapping(self.path("LOC_synset_mapping.txt"))
+        self.require("LOC_synset_mapping.txt", f"{IMAGES}/train")
+        with self.open_text("LOC_synset_mapping.txt") as f:
+            return read_synset_mapping(self.path("LOC_synset_mapping.txt"), f)
 
     @property
     def splits(self) -> tuple[str, ...]:
         found = ["train"]
-        if os.path.isdir(self.path(IMAGES, "val")):
+        if self.files.is_dir(f"{IMAGES}/val"):
             found.append("validation")
-        if os.path.isdir(self.path(IMAGES, "test")):
+        if self.files.is_dir(f"{IMAGES}/test"):
             found.append("test")
         return tuple(found)
 
     def images(self, split: str, wnids: Sequence[str]) -> list[SourceImage]:
         if split == "train":
-            return class_folders_images(self.path(IMAGES, "train"), wnids, self._train_boxes(wnids))
+            return class_folders_images(self.files, f"{IMAGES}/train", wnids, self._train_boxes(wnids))
         if split == "validation":
-            self.require("LOC_val_solution.csv", os.path.join(IMAGES, "val"))
-            solution = read_solution_csv(self.path("LOC_val_solution.csv"))
+            self.require("LOC_val_solution.csv", f"{IMAGES}/val")
+            solution = self._solution("LOC_val_solution.csv")
             self._check_known(solution, "LOC_val_solution.csv")
             labels = {image_id: wnid for image_id, (wnid, _) in solution.items()}
             boxes = {image_id: boxes for image_id, (_, boxes) in solution.items()}
-            return labelled_folder_images(self.path(IMAGES, "val"), labels, boxes, wnids, "LOC_val_solution.csv")
+            return labelled_folder_images(self.files, f"{IMAGES}/val", labels, boxes, wnids, "LOC_val_solution.csv")
         if split == "test":
-            return unlabelled_folder_images(self.path(IMAGES, "test"))
+            return unlabelled_folder_images(self.files, f"{IMAGES}/test")
         raise ValueError(f"unknown split {split!r}")
 
+    def _solution(self, name: str, keep=None) -> dict:
+        with self.open_text(name) as f:
+            return read_solution_csv(self.path(name), keep, f)
+
     def _train_boxes(self, wnids: Sequence[str]) -> dict:
-        path = self.path("LOC_train_solution.csv")
-        if not os.path.exists(path):
-            logger.warning("%s is absent: training images get no boxes", path)
+        name = "LOC_train_solution.csv"
+        if not self.files.exists(name):
+            logger.warning("%s is absent: training images get no boxes", self.path(name))
             return {}
         prefixes = tuple(f"{w}_" for w in wnids)
-        solution = read_solution_csv(path, keep=lambda image_id: image_id.startswith(prefixes))
+        solution = self._solution(name, keep=lambda image_id: image_id.startswith(prefixes))
         for image_id, (wnid, _) in solution.items():
             if not image_id.startswith(wnid + "_"):
-                raise SourceLayoutError(f"{path}: training image {image_id} has boxes of class {wnid}")
+                raise SourceLayoutError(f"{self.path(name)}: training image {image_id} has boxes of class {wnid}")
         return {image_id: boxes for image_id, (_, boxes) in solution.items()}
 
     def _check_known(self, solution: dict, what: str) -> None:

@@ -1,0 +1,481 @@
+"""Where a download's files are: a folder, the Kaggle zip read in place, or the ILSVRC2012 tar files.
+
+A source sees one tree of ``/``-separated relative paths (``ILSVRC/Data/CLS-LOC/train/n01440764``)
+whatever holds it:
+
+- :class:`FolderFiles`: an extracted download, in which archives may stand in for some sub-folders
+  (the devkit era's ``ILSVRC2012_img_train.tar``, a tar of per-class tars, for ``ILSVRC2012_img_train/``;
+  ``ILSVRC2012_img_val.tar`` for ``ILSVRC2012_img_val/``; ``ILSVRC2014_devkit.tar.gz`` for the devkit);
+- :class:`ZipFiles`: Kaggle's ``imagenet-object-localization-challenge.zip``, its members laid out as the
+  extracted download, under one top folder or none.
+
+Images in archives are located once, by the process that lists the source (the zip's central directory,
+the tar headers, nested tars included), as a :class:`Member`: where their bytes are in the archive file.
+Workers then read each image with one positioned read of the archive, which every process opens itself
+once (:func:`read_member`); nothing is extracted. Errors name the archive.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import io
+import os
+import struct
+import tarfile
+import zlib
+from typing import BinaryIO, Iterator, Mapping, Optional
+
+IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png")
+
+# How a member's bytes are stored: at its offset (tar), or after a zip local header, as is or deflated.
+RAW, ZIP_STORED, ZIP_DEFLATED = "raw", "zip-stored", "zip-deflated"
+
+Listing = dict[str, tuple[str, Optional["Member"]]]  # image id -> (path shown in messages, member or None)
+
+
+class ArchiveError(OSError):
+    """An archive that is corrupt, truncated or of a kind that cannot be read in place; the message names it."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Member:
+    """An image's bytes inside the archive file ``archive``: ``size`` bytes stored from ``offset`` on."""
+
+    archive: str
+    offset: int  # of the data (raw) or of the zip local header in front of it
+    size: int  # bytes stored (compressed, for a deflated zip member)
+    kind: str = RAW
+
+
+def read_member(member: Member, where: str) -> bytes:
+    """The member's content; ``where`` names it in errors (``ARCHIVE:NAME``)."""
+    fd = _archive_fd(member.archive)
+    offset = member.offset
+    if member.kind != RAW:
+        header = os.pread(fd, 30, offset)
+        if len(header) < 30 or header[:4] != b"PK\x03\x04":
+            raise ArchiveError(f"{where}: no zip entry at byte {offset} of {member.archive} (corrupt or truncated archive)")
+        name_length, extra_length = struct.unpack_from("<HH", header, 26)
+        offset += 30 + name_length + extra_length
+    data = os.pread(fd, member.size, offset)
+    if len(data) < member.size:
+        raise ArchiveError(
+            f"{where}: cut short ({len(data)} of {member.size} bytes): {member.archive} is truncated or corrupt"
+        )
+    if member.kind == ZIP_DEFLATED:
+        try:
+            data = zlib.decompress(data, -15)
+        except zlib.error as error:
+            raise ArchiveError(f"{where}: corrupt compressed data in {member.archive} ({error})") from None
+    return data
+
+
+# One descriptor per archive and process, opened on first use. os.pread never moves a shared file
+# position, so descriptors inherited by forked workers stay correct as well.
+_ARCHIVE_FDS: dict[str, int] = {}
+
+
+def _archive_fd(archive: str) -> int:
+    fd = _ARCHIVE_FDS.get(archive)
+    if fd is None:
+        try:
+            fd = os.open(archive, os.O_RDONLY)
+        except OSError as error:
+            raise ArchiveError(f"cannot open the archive {archive}: {error.strerror}") from None
+        _ARCHIVE_FDS[archive] = fd
+    return fd
+
+
+def is_image_name(name: str) -> bool:
+    return name.lower().endswith(IMAGE_SUFFIXES)
+
+
+def _stem(name: str) -> str:
+    return os.path.splitext(name)[0]
+
+
+def _split(rel: str) -> tuple[str, str]:
+    """``'a/b/c'`` -> ``('a', 'b/c')``; ``'a'`` -> ``('a', '')``."""
+    head, _, rest = rel.strip("/").partition("/")
+    return head, rest
+
+
+class Files(abc.ABC):
+    """A download's files by relative path, wherever they are. ``location`` is what the user gave."""
+
+    def __init__(self, location: str) -> None:
+        self.location = location
+
+    @abc.abstractmethod
+    def exists(self, rel: str) -> bool: ...
+
+    @abc.abstractmethod
+    def is_dir(self, rel: str) -> bool: ...
+
+    @abc.abstractmethod
+    def list_images(self, rel: str) -> Listing:
+        """The image files directly in folder ``rel``, by image id (file stem)."""
+
+    @abc.abstractmethod
+    def open(self, rel: str) -> BinaryIO:
+        """A (small) file's content, e.g. a CSV or the class table."""
+
+    @abc.abstractmethod
+    def where(self, rel: str) -> str:
+        """How messages name ``rel``: a path, or ``ARCHIVE:MEMBER``."""
+
+    @abc.abstractmethod
+    def top_names(self) -> list[str]:
+        """What the download holds at its top (for the message when no layout fits)."""
+
+
+class FolderFiles(Files):
+    """A folder; ``archives`` maps a top-level folder name to an archive in the folder that stands in for it."""
+
+    def __init__(self, root: str, archives: Mapping[str, str] = ()) -> None:
+        super().__init__(root)
+        self._archives = dict(archives)
+        self._mounted: dict[str, Files] = {}
+
+    def _mount(self, rel: str) -> tuple[Optional[Files], str]:
+        """The archive that holds ``rel`` (and the path inside it), or None where the folder is on disk."""
+        head, rest = _split(rel)
+        archive = self._archives.get(head)
+        if archive is None or os.path.isdir(os.path.join(self.location, head)):
+            return None, rel
+        path = os.path.join(self.location, archive)
+        if not os.path.isfile(path):
+            return None, rel
+        if head not in self._mounted:
+            self._mounted[head] = TarGzFiles(path) if archive.endswith((".tar.gz", ".tgz")) else TarFiles(path)
+        return self._mounted[head], rest
+
+    def _real(self, rel: str) -> str:
+        return os.path.join(self.location, *[p for p in rel.split("/") if p])
+
+    def exists(self, rel: str) -> bool:
+        archive, inner = self._mount(rel)
+        return archive.exists(inner) if archive else os.path.exists(self._real(rel))
+
+    def is_dir(self, rel: str) -> bool:
+        archive, inner = self._mount(rel)
+        return archive.is_dir(inner) if archive else os.path.isdir(self._real(rel))
+
+    def list_images(self, rel: str) -> Listing:
+        archive, inner = self._mount(rel)
+        if archive:
+            return archive.list_images(inner)
+        found: Listing = {}
+        with os.scandir(self._real(rel)) as entries:
+            for entry in entries:
+                if is_image_name(entry.name) and entry.is_file():
+                    found[_stem(entry.name)] = (entry.path, None)
+        return found
+
+    def open(self, rel: str) -> BinaryIO:
+        archive, inner = self._mount(rel)
+        return archive.open(inner) if archive else open(self._real(rel), "rb")
+
+    def where(self, rel: str) -> str:
+        archive, inner = self._mount(rel)
+        return archive.where(inner) if archive else self._real(rel)
+
+    def top_names(self) -> list[str]:
+        return sorted(os.listdir(self.location))
+
+
+class _ArchiveFiles(Files):
+    """An archive file: ``where`` names members ``ARCHIVE:NAME``."""
+
+    def where(self, rel: str) -> str:
+        return f"{self.location}:{rel}" if rel else self.location
+
+    def _fail(self, what: str, error: BaseException) -> ArchiveError:
+        return ArchiveError(f"{self.location}: {what} ({type(error).__name__}: {error}); is the download complete?")
+
+
+@dataclasses.dataclass
+class _ZipFolder:
+    """The entries of one folder of a zip: names, and where each one's bytes are (compact: a zip has millions)."""
+
+    names: list[str] = dataclasses.field(default_factory=list)
+    members: list[tuple[int, int, str]] = dataclasses.field(default_factory=list)  # (header offset, size, kind)
+
+
+class ZipFiles(_ArchiveFiles):
+    """A zip archive read in place. Its members may sit under one top folder; the tree starts below it.
+
+    The central directory is read once, streaming (Python's ``zipfile`` would keep an object of about
+    half a kilobyte for each of the Kaggle archive's 1.9 million entries).
+    """
+
+    def __init__(self, path: str, markers: tuple[str, ...] = ()) -> None:
+        super().__init__(path)
+        self._folders: dict[str, _ZipFolder] = {}
+        self._dirs: set[str] = {""}
+        try:
+            with open(path, "rb") as f:
+                for name, offset, size, method in _central_directory(f, path):
+                    self._add(name, offset, size, method)
+        except (OSError, struct.error, UnicodeDecodeError) as error:
+            if isinstance(error, ArchiveError):
+                raise
+            raise self._fail("not a readable zip archive", error) from None
+        self._prefix = self._find_prefix(markers)
+
+    def _add(self, name: str, offset: int, size: int, method: int) -> None:
+        if name.endswith("/"):
+            self._add_dirs(name.rstrip("/"))
+            return
+        folder, _, base = name.rpartition("/")
+        self._add_dirs(folder)
+        kind = {0: ZIP_STORED, 8: ZIP_DEFLATED}.get(method)
+        if kind is None:
+            if is_image_name(base):
+                raise ArchiveError(f"{self.location}:{name} is compressed with zip method {method}: only stored or "
+                                   "deflated members can be read in place")
+            return
+        entries = self._folders.setdefault(folder, _ZipFolder())
+        entries.names.append(base)
+        entries.members.append((offset, size, kind))
+
+    def _add_dirs(self, folder: str) -> None:
+        while folder not in self._dirs:
+            self._dirs.add(folder)
+            folder = folder.rpartition("/")[0]
+
+    def _find_prefix(self, markers: tuple[str, ...]) -> str:
+        """'' when the layout starts at the top, else the one top folder that holds it."""
+        tops = {name for name in self._dirs if name and "/" not in name} | {
+            n for n in self._folders.get("", _ZipFolder()).names
+        }
+        if not markers or any(m in tops for m in markers) or len(tops) != 1:
+            return ""
+        (top,) = tops
+        return f"{top}/" if any(self._exists_raw(f"{top}/{m}") for m in markers) else ""
+
+    def _raw(self, rel: str) -> str:
+        return (self._prefix + rel.strip("/")).rstrip("/")
+
+    def _exists_raw(self, name: str) -> bool:
+        folder, _, base = name.rpartition("/")
+        return name in self._dirs or base in self._folders.get(folder, _ZipFolder()).names
+
+    def _member(self, rel: str) -> tuple[str, Member]:
+        name = self._raw(rel)
+        folder, _, base = name.rpartition("/")
+        entries = self._folders.get(folder)
+        if entries is None or base not in entries.names:
+            raise FileNotFoundError(f"{self.where(rel)} is not in the archive")
+        offset, size, kind = entries.members[entries.names.index(base)]
+        return name, Member(self.location, offset, size, kind)
+
+    def exists(self, rel: str) -> bool:
+        return self._exists_raw(self._raw(rel))
+
+    def is_dir(self, rel: str) -> bool:
+        return self._raw(rel) in self._dirs
+
+    def list_images(self, rel: str) -> Listing:
+        folder = self._raw(rel)
+        if folder not in self._dirs:
+            raise FileNotFoundError(f"{self.where(rel)}: no such folder in the archive")
+        entries = self._folders.get(folder, _ZipFolder())
+        return {
+            _stem(name): (f"{self.location}:{folder}/{name}", Member(self.location, *member))
+            for name, member in zip(entries.names, entries.members)
+            if is_image_name(name)
+        }
+
+    def open(self, rel: str) -> BinaryIO:
+        name, member = self._member(rel)
+        return io.BytesIO(read_member(member, f"{self.location}:{name}"))
+
+    def where(self, rel: str) -> str:
+        return super().where(self._raw(rel))
+
+    def top_names(self) -> list[str]:
+        top = self._raw("")
+        return sorted(
+            {d.rpartition("/")[2] for d in self._dirs if d and d.rpartition("/")[0] == top}
+            | set(self._folders.get(top, _ZipFolder()).names)
+        )
+
+
+def _central_directory(f: BinaryIO, path: str) -> Iterator[tuple[str, int, int, int]]:
+    """``(name, local header offset, stored size, method)`` for each entry of the zip file ``f`` (zip64 too)."""
+    f.seek(0, os.SEEK_END)
+    file_size = f.tell()
+    tail_size = min(file_size, 22 + 0xFFFF + 20)  # the end record, its comment, the zip64 locator
+    f.seek(file_size - tail_size)
+    tail = f.read(tail_size)
+    end = tail.rfind(b"PK\x05\x06")
+    if end < 0:
+        raise ArchiveError(f"{path}: no zip end record: not a zip archive, or a truncated one")
+    count, directory_size, directory_offset = struct.unpack_from("<HII", tail, end + 10)
+    if 0xFFFF in (count,) or 0xFFFFFFFF in (directory_size, directory_offset):
+        locator = end - 20
+        if locator < 0 or tail[locator : locator + 4] != b"PK\x06\x07":
+            raise ArchiveError(f"{path}: a zip64 archive without its zip64 locator (corrupt or truncated)")
+        (end64,) = struct.unpack_from("<Q", tail, locator + 8)
+        f.seek(end64)
+        record = f.read(56)
+        if record[:4] != b"PK\x06\x06":
+            raise ArchiveError(f"{path}: no zip64 end record at byte {end64} (corrupt or truncated)")
+        count, directory_size, directory_offset = struct.unpack_from("<QQQ", record, 32)
+    if directory_offset + directory_size > file_size:
+        raise ArchiveError(f"{path}: its central directory lies beyond the end of the file (truncated)")
+    f.seek(directory_offset)
+    reader = io.BufferedReader(f, buffer_size=1 << 20) if not isinstance(f, io.BufferedReader) else f
+    for _ in range(count):
+        header = reader.read(46)
+        if len(header) < 46 or header[:4] != b"PK\x01\x02":
+            raise ArchiveError(f"{path}: corrupt central directory")
+        flags, method = struct.unpack_from("<HH", header, 8)
+        size, raw_size = struct.unpack_from("<II", header, 20)
+        name_length, extra_length, comment_length = struct.unpack_from("<HHH", header, 28)
+        (offset,) = struct.unpack_from("<I", header, 42)
+        raw_name = reader.read(name_length)
+        extra = reader.read(extra_length)
+        reader.read(comment_length)
+        name = raw_name.decode("utf-8" if flags & 0x800 else "cp437")
+        if 0xFFFFFFFF in (size, raw_size, offset):
+            raw_size, size, offset = _zip64_fields(extra, raw_size, size, offset)
+        yield name, offset, size, method
+
+
+def _zip64_fields(extra: bytes, raw_size: int, size: int, offset: int) -> tuple[int, int, int]:
+    """The true sizes and offset from a zip64 extra field, in its order: only those saturated in the header."""
+    position = 0
+    while position + 4 <= len(extra):
+        kind, length = struct.unpack_from("<HH", extra, position)
+        if kind == 0x0001:
+            values = iter(struct.unpack_from(f"<{length // 8}Q", extra, position + 4))
+            raw_size = next(values) if raw_size == 0xFFFFFFFF else raw_size
+            size = next(values) if size == 0xFFFFFFFF else size
+            offset = next(values) if offset == 0xFFFFFFFF else offset
+            break
+        position += 4 + length
+    return raw_size, size, offset
+
+
+class TarFiles(_ArchiveFiles):
+    """An uncompressed tar read in place: images at its top, and per-class tars within it seen as folders.
+
+    ``ILSVRC2012_img_train.tar`` holds ``n01440764.tar`` ...: folder ``n01440764`` lists that inner tar's
+    images. Headers are read once (inner tars when first listed); member offsets are absolute in the file.
+    """
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self._top: Optional[dict[str, tuple[int, int]]] = None  # member name -> (data offset, size)
+
+    def _index(self, start: int = 0, end: Optional[int] = None, what: str = "") -> dict[str, tuple[int, int]]:
+        """Regular members of the tar that starts at byte ``start`` (an inner tar ends at ``end``)."""
+        members = {}
+        where = f"{self.location}:{what}" if what else self.location
+        try:
+            with open(self.location, "rb") as f:
+                end = end if end is not None else os.fstat(f.fileno()).st_size
+                f.seek(start)
+                with tarfile.open(fileobj=f, mode="r:") as tar:
+                    for info in tar:
+                        if info.offset_data + info.size > end:
+                            raise ArchiveError(f"{where}: {info.name} is cut short: the archive is truncated")
+                        if info.isfile():
+                            members[info.name.removeprefix("./")] = (info.offset_data, info.size)
+                    closed_at = tar.offset
+                # A complete tar ends in zero blocks; tarfile stops quietly where a truncated one ends.
+                f.seek(closed_at)
+                if closed_at + 512 > end or f.read(512).strip(b"\0"):
+                    raise ArchiveError(f"{where}: no end-of-archive marker: the archive is truncated")
+        except tarfile.TarError as error:
+            raise self._fail(f"not a readable tar archive{' (in ' + what + ')' if what else ''}", error) from None
+        return members
+
+    def _top_members(self) -> dict[str, tuple[int, int]]:
+        if self._top is None:
+            self._top = self._index()
+        return self._top
+
+    def _inner(self, folder: str) -> Optional[str]:
+        name = f"{folder}.tar"
+        return name if name in self._top_members() else None
+
+    def exists(self, rel: str) -> bool:
+        return rel.strip("/") in self._top_members() or self.is_dir(rel)
+
+    def is_dir(self, rel: str) -> bool:
+        rel = rel.strip("/")
+        return rel == "" or ("/" not in rel and self._inner(rel) is not None)
+
+    def list_images(self, rel: str) -> Listing:
+        rel = rel.strip("/")
+        if rel == "":
+            members, prefix = self._top_members(), ""
+        else:
+            inner = self._inner(rel)
+            if inner is None:
+                raise FileNotFoundError(f"{self.where(rel)}: no {rel}.tar in the archive")
+            offset, size = self._top_members()[inner]
+            members, prefix = self._index(offset, offset + size, inner), f"{inner}:"
+        return {
+            _stem(os.path.basename(name)): (f"{self.location}:{prefix}{name}", Member(self.location, offset, size))
+            for name, (offset, size) in members.items()
+            if is_image_name(name)
+        }
+
+    def open(self, rel: str) -> BinaryIO:
+        rel = rel.strip("/")
+        if rel not in self._top_members():
+            raise FileNotFoundError(f"{self.where(rel)} is not in the archive")
+        return io.BytesIO(read_member(Member(self.location, *self._top_members()[rel]), self.where(rel)))
+
+    def top_names(self) -> list[str]:
+        return sorted(self._top_members())
+
+
+class TarGzFiles(_ArchiveFiles):
+    """A small compressed tar (the devkit), read whole into memory; its one top folder is left out."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self._files: Optional[dict[str, bytes]] = None
+
+    def _contents(self) -> dict[str, bytes]:
+        if self._files is None:
+            files = {}
+            try:
+                with tarfile.open(self.location, mode="r:*") as tar:
+                    for info in tar:
+                        if info.isfile():
+                            files[info.name] = tar.extractfile(info).read()
+            except (tarfile.TarError, EOFError, zlib.error, OSError) as error:
+                raise self._fail("not a readable compressed tar archive", error) from None
+            tops = {name.split("/", 1)[0] for name in files}
+            if len(tops) == 1 and all("/" in name for name in files):
+                files = {name.split("/", 1)[1]: data for name, data in files.items()}
+            self._files = files
+        return self._files
+
+    def exists(self, rel: str) -> bool:
+        rel = rel.strip("/")
+        return rel in self._contents() or self.is_dir(rel)
+
+    def is_dir(self, rel: str) -> bool:
+        rel = rel.strip("/")
+        return rel == "" or any(name.startswith(rel + "/") for name in self._contents())
+
+    def list_images(self, rel: str) -> Listing:
+        raise ArchiveError(f"{self.where(rel)}: images are not read from compressed tars; extract {self.location}")
+
+    def open(self, rel: str) -> BinaryIO:
+        rel = rel.strip("/")
+        if rel not in self._contents():
+            raise FileNotFoundError(f"{self.where(rel)} is not in the archive")
+        return io.BytesIO(self._contents()[rel])
+
+    def top_names(self) -> list[str]:
+        return sorted({name.split("/", 1)[0] for name in self._contents()})
+
