@@ -1,0 +1,165 @@
+"""Every command the README shows is run by this suite.
+
+The commands of the README's ```sh blocks run here as written, with its placeholder paths (``/data/imagenet``
+and friends) replaced by a small real download made from the shared ImageNet sample, in the Kaggle layout,
+as a zip and as ILSVRC tars, and with ``your-user`` publishing to a local Hub server. The few that cannot
+run here as written (the suite itself, a SLURM partition of 8-core nodes, an interactive login) are in
+``RUN_ELSEWHERE``, each with the test that runs it with the same options. The ```console blocks of the
+evaluation section are run by ``test_evaluate_cli.py``, and its Python examples too.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from builder.classes import read_synset_mapping
+from conftest import REPO_ROOT
+from source_factory import make_devkit_source, make_kaggle_source
+from test_archives import devkit_as_downloaded, zip_folder
+from test_publish import WRITE, env, hub  # noqa: F401  (fixtures)
+
+README = REPO_ROOT / "README.md"
+BIN = Path(sys.executable).parent
+
+# Commands run by other tests, with the same options: (what starts the command, "file::test").
+RUN_ELSEWHERE = (
+    ("make test", "the suite itself: .ci/run runs it"),
+    ("make demo", "test_cli_build.py::test_make_demo_runs_the_whole_workflow"),
+    ("hf auth login", "test_publish.py::test_dry_run_says_what_would_be_uploaded_and_changes_nothing"),
+    ("imagenet-tiny slurm 64x64-sRGB-full --data-dir /data/imagenet --output /scratch/imagenet-tiny --num-shards 100 "
+     "--partition cpu --time 2:00:00 --cpus-per-task 8 --mem 8G",
+     "test_slurm.py::test_slurm_array_builds_the_single_machine_dataset_and_one_shard_resubmits_alone"),
+    ("imagenet-tiny slurm 64x64-sRGB-full --data-dir /data/imagenet --output /scratch/imagenet-tiny --num-shards 100 --status",
+     "test_slurm.py::test_finalize_names_the_unfinished_shards"),
+    ("imagenet-tiny slurm 64x64-sRGB-full --data-dir /data/imagenet --output /scratch/imagenet-tiny --num-shards 100 --only-shards",
+     "test_slurm.py::test_dry_run_prints_the_scripts"),
+    (".venv/bin/python benchmarks/bench_build.py", "test_bench_build.py::test_benchmark_runs_every_section_on_a_few_images"),
+)
+
+
+def readme_commands() -> list[str]:
+    """The commands of the ```sh blocks, continuation lines joined, comments left out."""
+    commands = []
+    for block in re.findall(r"```sh\n(.*?)```", README.read_text(), re.DOTALL):
+        for line in re.sub(r"\\\n\s*", " ", textwrap.dedent(block)).splitlines():
+            command = " ".join(re.split(r"\s+#", line)[0].split())
+            if command and not command.startswith("#"):
+                commands.append(command)
+    return commands
+
+
+def run_elsewhere(command: str) -> str | None:
+    # A --dry-run runs here even where the real submission is run elsewhere.
+    return next((test for start, test in RUN_ELSEWHERE if command.startswith(start) and "--dry-run" not in command), None)
+
+
+def test_every_command_elsewhere_names_a_test_that_exists():
+    commands = readme_commands()
+    for start, test in RUN_ELSEWHERE:
+        assert any(c.startswith(start) for c in commands), f"the README no longer shows {start!r}: drop it here"
+        if "::" in test:
+            path, name = test.split("::")
+            assert f"def {name}(" in (REPO_ROOT / "tests" / path).read_text(), test
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, sample_dir, ilsvrc_dir) -> dict[str, str]:
+    """The README's placeholders, made real: a download of all 1000 classes in each form, and scratch space."""
+    root = tmp_path_factory.mktemp("readme")
+    wnids = read_synset_mapping(ilsvrc_dir / "LOC_synset_mapping.txt").wnids
+    seed_five = ["n01622779", "n01773157", "n01944390", "n02676566", "n03452741"]
+    counts = {"train_per_class": 1, "val_per_class": 0}
+    kaggle = make_kaggle_source(root / "imagenet", sample_dir, ilsvrc_dir, wnids, **counts)
+    # Validation images for the classes of the README's examples (5: the seed's; 10: every 100th).
+    with_val = sorted({*wnids[::100], *seed_five})
+    extra = make_kaggle_source(root / "val-only", sample_dir, ilsvrc_dir, with_val, train_per_class=0, val_per_class=1)
+    val_dir = kaggle.root / "ILSVRC" / "Data" / "CLS-LOC" / "val"
+    val_dir.mkdir(parents=True, exist_ok=True)
+    for image in extra.validation:
+        os.replace(image.path, val_dir / image.path.name)
+    os.replace(extra.root / "LOC_val_solution.csv", kaggle.root / "LOC_val_solution.csv")
+    zipped = zip_folder(kaggle.root, root / "imagenet-object-localization-challenge.zip")
+    devkit = make_devkit_source(root / "devkit", sample_dir, ilsvrc_dir, seed_five, val_per_class=1, test_wnids=seed_five[:1])
+    tars = devkit_as_downloaded(devkit.root, root / "ilsvrc2012-tars")
+    return {
+        "/data/imagenet-object-localization-challenge.zip": str(zipped),
+        "/data/ilsvrc2012-tars": str(tars),
+        "/data/imagenet": str(kaggle.root),
+        "/scratch/imagenet-tiny": str(root / "scratch"),
+        "work": str(root / "work"),
+    }
+
+
+def as_run_here(command: str, world: dict[str, str]) -> list[str]:
+    for placeholder, path in world.items():
+        command = command.replace(placeholder, path)
+    argv = shlex.split(command)
+    if argv[0] == "imagenet-tiny":
+        argv[0] = str(BIN / "imagenet-tiny")
+    elif argv[0] == ".venv/bin/python":
+        argv[0] = sys.executable
+    return argv
+
+
+def test_readme_commands_run(world, hub, env, tmp_path):  # noqa: F811  (fixtures)
+    work = Path(world["work"])
+    work.mkdir(exist_ok=True)
+    environment = {**env, "HF_TOKEN": WRITE, "HF_DATASETS_DISABLE_PROGRESS_BARS": "1", "PYTHONPATH": str(REPO_ROOT)}
+    ran = []
+    for command in readme_commands():
+        if run_elsewhere(command):
+            continue
+        argv = as_run_here(command.replace("your-user/", "alice/"), world)
+        cwd = REPO_ROOT if argv[0] == sys.executable else work
+        result = subprocess.run(argv, cwd=cwd, env=environment, capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, f"{command}\n{result.stdout}\n{result.stderr}"
+        ran.append((command, result.stdout))
+    assert len(ran) >= 10
+    outputs = dict(ran)
+    # What the commands made is there, and is what they say.
+    assert (work / "tiny.npz").exists() and (work / "tiny.mat").exists() and (work / "test.csv").exists()
+    with Image.open(work / "preview.png") as preview:
+        assert preview.format == "PNG"
+    assert (work / "imagenet-tiny-export" / "8x8-gray-5-pad").is_dir()
+    assert any("Built 16x16-sRGB-2: 16x16 sRGB, 2 classes" in out for out in outputs.values())
+    assert any("#SBATCH --array=0-99" in out for out in outputs.values())
+    assert any("Published 16x16-sRGB-5, 8x8-gray-5" in out for out in outputs.values())
+
+
+def test_readme_python_examples_run(world, tmp_path, monkeypatch):
+    """The ```python blocks outside the evaluation section (which test_evaluate_cli runs as doctests)."""
+    monkeypatch.chdir(tmp_path)
+    text = README.read_text().split("## Evaluation")[0]
+    blocks = re.findall(r"```python\n(.*?)```", text, re.DOTALL)
+    assert len(blocks) >= 2
+    for block in blocks:
+        code = block
+        for placeholder, path in world.items():
+            code = code.replace(placeholder, path)
+        if "./imagenet-tiny-export" in code:
+            subprocess.run(
+                [str(BIN / "imagenet-tiny"), "export", "16x16-sRGB-10", "--data-dir", world["/data/imagenet"],
+                 "--to", str(tmp_path / "imagenet-tiny-export")],
+                check=True, capture_output=True,
+            )
+        namespace: dict = {}
+        exec(compile(code.replace("num_proc=8", "num_proc=2"), "README.md", "exec"), namespace)
+        if "x" in namespace:
+            assert namespace["x"].shape[1:] == (16, 16, 3) and len(namespace["y"]) == len(namespace["x"])
+
+
+def test_fit_mode_picture_is_what_its_script_draws(tmp_path):
+    redrawn = tmp_path / "fit-modes.png"
+    subprocess.run([sys.executable, str(REPO_ROOT / "docs" / "fit_modes.py"), str(redrawn)], check=True,
+                   cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, capture_output=True)
+    with Image.open(redrawn) as a, Image.open(REPO_ROOT / "docs" / "fit-modes.png") as b:
+        assert a.size == b.size and a.tobytes() == b.tobytes()
