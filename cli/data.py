@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import collections
 import csv
 import os
 import sys
@@ -74,7 +73,7 @@ def run_classes(args: argparse.Namespace) -> int:
         if devkit.wnids != table.wnids:
             raise ValueError(f"{args.meta} does not describe the same classes as {args.data_dir}")
         table = devkit
-    counts = collections.Counter(image.wnid for image in source.images("train", table.wnids))
+    counts = source.train_image_counts()
     ids = table.ilsvrc2014_ids or [""] * len(table)
     rows = [(i, wnid, ids[i], table.words[i], counts[wnid]) for i, wnid in enumerate(table.wnids)]
     header = ("index", "wnid", "ILSVRC2014_ID", "words", "train_images")

@@ -93,3 +93,13 @@ def test_preview_of_chosen_classes(synthetic, tmp_path):
     unknown = run("preview", "16x16-sRGB-5", "--data-dir", str(synthetic), "--cache-dir", str(tmp_path / "c"),
                   "--to", str(out), "--classes", "n01440764")
     assert unknown.returncode == 2 and "'n01440764' is not a class of" in unknown.stderr
+
+
+def test_classes_of_a_partial_download_count_zero_for_missing_classes(sample_dir, ilsvrc_dir, tmp_path):
+    make_devkit_source(tmp_path, sample_dir, ilsvrc_dir, ["n02119789", "n01440764"], val_per_class=0)
+    result = run("classes", "--data-dir", str(tmp_path), "--csv")
+    assert result.returncode == 0, result.stderr
+    rows = {r["wnid"]: r for r in csv.DictReader(io.StringIO(result.stdout))}
+    assert len(rows) == 1000
+    assert rows["n02119789"]["train_images"] == "2" and rows["n01440764"]["train_images"] == "2"
+    assert rows["n01443537"]["train_images"] == "0"

@@ -6,7 +6,7 @@ import abc
 import dataclasses
 import io
 import logging
-from typing import BinaryIO, Iterable, Optional, Sequence, TextIO, Union
+from typing import BinaryIO, Optional, Sequence, TextIO, Union
 
 from builder.classes import ClassTable
 from builder.sources.archives import IMAGE_SUFFIXES, Files, Member, read_member
@@ -50,6 +50,7 @@ class Source(abc.ABC):
     """
 
     LAYOUT_HELP = ""
+    TRAIN_FOLDER = ""  # where the per-class folders of training images are
     ARCHIVES: dict[str, str] = {}  # top-level folder -> the archive file that may stand in for it
     ZIP_MARKERS: tuple[str, ...] = ()  # names at the top of the layout, to find it inside a zip
 
@@ -93,9 +94,13 @@ class Source(abc.ABC):
                 + self.LAYOUT_HELP
             )
 
-    def check_classes(self, wnids: Iterable[str]) -> None:
-        """Every requested WNID must be a class of this download."""
-        self.classes.subset(wnids)
+    def train_image_counts(self) -> dict[str, int]:
+        """Training images per class of the table; 0 for a class without a folder (a partial download)."""
+        root = self.TRAIN_FOLDER
+        return {
+            wnid: len(self.files.list_images(f"{root}/{wnid}")) if self.files.is_dir(f"{root}/{wnid}") else 0
+            for wnid in self.classes.wnids
+        }
 
 
 def class_folders_images(

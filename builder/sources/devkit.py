@@ -37,6 +37,7 @@ def validation_image_id(number: int) -> str:
 
 
 class DevkitSource(Source):
+    TRAIN_FOLDER = TRAIN
     LAYOUT_HELP = f"""\
   devkit layout (ILSVRC2012 images + ILSVRC2014 devkit, as the Matlab version used):
     {TRAIN}/<wnid>/<wnid>_<n>.JPEG     (or {TRAIN}.tar as downloaded: a tar of <wnid>.tar)
@@ -73,7 +74,7 @@ class DevkitSource(Source):
             boxes = {}
             for wnid in wnids:
                 boxes.update(self._boxes(os.path.join(TRAIN_BOXES, wnid)))
-            return class_folders_images(self.files, TRAIN, wnids, boxes)
+            return class_folders_images(self.files, self.TRAIN_FOLDER, wnids, boxes)
         if split == "validation":
             self.require(VAL, GROUND_TRUTH)
             labels = self._validation_labels()

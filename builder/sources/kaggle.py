@@ -22,6 +22,7 @@ MARKERS = ("LOC_synset_mapping.txt", "LOC_val_solution.csv", "ILSVRC")
 
 
 class KaggleSource(Source):
+    TRAIN_FOLDER = f"{IMAGES}/train"
     LAYOUT_HELP = """\
   Kaggle layout (imagenet-object-localization-challenge, extracted or as the zip itself):
     LOC_synset_mapping.txt, LOC_val_solution.csv, LOC_train_solution.csv (boxes; optional)
@@ -50,7 +51,7 @@ class KaggleSource(Source):
 
     def images(self, split: str, wnids: Sequence[str]) -> list[SourceImage]:
         if split == "train":
-            return class_folders_images(self.files, f"{IMAGES}/train", wnids, self._train_boxes(wnids))
+            return class_folders_images(self.files, self.TRAIN_FOLDER, wnids, self._train_boxes(wnids))
         if split == "validation":
             self.require("LOC_val_solution.csv", f"{IMAGES}/val")
             solution = self._solution("LOC_val_solution.csv")
