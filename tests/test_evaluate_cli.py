@@ -64,23 +64,17 @@ def small(tmp_path) -> Path:
     return tmp_path
 
 
+def evaluate_small(small: Path) -> list[str]:
+    """``evaluate`` on the small devkit files, with boxes, blacklist and class table."""
+    return [
+        "evaluate", "--predictions", str(small / "pred.txt"), "--ground-truth", str(small / "gt.txt"),
+        "--boxes", str(small / "val"), "--blacklist", str(small / "blacklist.txt"), "--meta", str(small / "meta.tsv"),
+    ]
+
+
 def test_table_by_hand(small, capsys):
     code, out, err = run(
-        [
-            "evaluate",
-            "--predictions",
-            str(small / "pred.txt"),
-            "--ground-truth",
-            str(small / "gt.txt"),
-            "--boxes",
-            str(small / "val"),
-            "--blacklist",
-            str(small / "blacklist.txt"),
-            "--meta",
-            str(small / "meta.tsv"),
-            "--max-guesses",
-            "3",
-        ],
+        [*evaluate_small(small), "--max-guesses", "3"],
         capsys,
     )
     assert code == 0 and err == ""
@@ -197,19 +191,7 @@ def test_boxed_predictions_without_ground_truth_boxes_score_classification(small
 def test_bad_input_exits_2_with_the_reason(small, capsys, change, message):
     change(small)
     code, out, err = run(
-        [
-            "evaluate",
-            "--predictions",
-            str(small / "pred.txt"),
-            "--ground-truth",
-            str(small / "gt.txt"),
-            "--boxes",
-            str(small / "val"),
-            "--blacklist",
-            str(small / "blacklist.txt"),
-            "--meta",
-            str(small / "meta.tsv"),
-        ],
+        evaluate_small(small),
         capsys,
     )
     assert code == 2 and out == ""
