@@ -80,6 +80,8 @@ class ImageNetTiny(datasets.GeneratorBasedBuilder):
         return config, config_id or config.create_config_id(config_kwargs, custom_features=custom_features)
 
     def _info(self) -> datasets.DatasetInfo:
+        # datasets calls this once, while constructing the builder: the class names (the ClassLabel) come
+        # from the user's download, and a wrong data_dir fails here, before any work starts.
         self.source = open_source(self.config.data_dir)
         wnids = select_classes(self.source.classes.wnids, self.config.num_classes, self.config.classes)
         self.classes = self.source.classes.subset(wnids)
