@@ -204,23 +204,17 @@ def test_max_guesses_must_be_positive(small, capsys):
     assert "--max-guesses: 0 must be at least 1" in capsys.readouterr().err
 
 
+def subset_small(small: Path, *choice: str) -> list[str]:
+    """``subset`` of the small devkit files: the classes and name ``choice`` says, written to ``small/out``."""
+    return [
+        "subset", *choice, "--ground-truth", str(small / "gt.txt"), "--meta", str(small / "meta.tsv"),
+        "--blacklist", str(small / "blacklist.txt"), "--output-dir", str(small / "out"),
+    ]
+
+
 def test_subset_command(small, capsys, monkeypatch):
     code, out, err = run(
-        [
-            "subset",
-            "--classes",
-            "n00000002,n00000004",
-            "--name",
-            "even",
-            "--ground-truth",
-            str(small / "gt.txt"),
-            "--meta",
-            str(small / "meta.tsv"),
-            "--blacklist",
-            str(small / "blacklist.txt"),
-            "--output-dir",
-            str(small / "out"),
-        ],
+        subset_small(small, "--classes", "n00000002,n00000004", "--name", "even"),
         capsys,
     )
     assert code == 0, err
@@ -230,21 +224,7 @@ def test_subset_command(small, capsys, monkeypatch):
     assert (small / "out" / "ILSVRC2014_clsloc_validation_blacklist-even.txt").read_text() == ""
     write(small / "classes.txt", "n00000003\n")
     code, out, _ = run(
-        [
-            "subset",
-            "--classes-file",
-            str(small / "classes.txt"),
-            "--name",
-            "three",
-            "--ground-truth",
-            str(small / "gt.txt"),
-            "--meta",
-            str(small / "meta.tsv"),
-            "--blacklist",
-            str(small / "blacklist.txt"),
-            "--output-dir",
-            str(small / "out"),
-        ],
+        subset_small(small, "--classes-file", str(small / "classes.txt"), "--name", "three"),
         capsys,
     )
     assert code == 0
