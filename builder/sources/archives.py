@@ -13,23 +13,35 @@ Images in archives are located once, by the process that lists the source (the z
 the tar headers, nested tars included), as a :class:`Member`: where their bytes are in the archive file.
 Workers then read each image with one positioned read of the archive, which every process opens itself
 once (:func:`read_member`); nothing is extracted. Errors name the archive.
+
+A read holds one member in memory at most, and never more than ``MAX_MEMBER_BYTES``: a member declared
+larger, or whose data inflate beyond what its zip entry declares, is refused before or while it is read.
+Zip members are checked against the CRC-32 that the central directory records for them, so bit rot in
+a download is reported (``CRC mismatch``) instead of changing pixels. Each refusal is an
+:class:`ArchiveError` (an ``OSError``) naming ``ARCHIVE:MEMBER``; the builder skips and reports the image.
 """
 
 from __future__ import annotations
 
 import abc
+import array
 import dataclasses
 import io
 import os
 import struct
 import tarfile
 import zlib
-from typing import BinaryIO, Iterator, Mapping, Optional
+from typing import BinaryIO, Iterator, Mapping, NamedTuple, Optional
 
 IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png")
 
+# The most bytes one member may hold once read (inflated): far above any real ImageNet file (the largest
+# JPEGs are a few tens of MB), far below what a forged or corrupt entry could make a worker allocate.
+MAX_MEMBER_BYTES = 256 << 20
+
 # How a member's bytes are stored: at its offset (tar), or after a zip local header, as is or deflated.
 RAW, ZIP_STORED, ZIP_DEFLATED = "raw", "zip-stored", "zip-deflated"
+ZIP_KINDS = {0: ZIP_STORED, 8: ZIP_DEFLATED}  # zip compression method -> kind
 
 Listing = dict[str, tuple[str, Optional["Member"]]]  # image id -> (path shown in messages, member or None)
 
@@ -40,16 +52,28 @@ class ArchiveError(OSError):
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Member:
-    """An image's bytes inside the archive file ``archive``: ``size`` bytes stored from ``offset`` on."""
+    """An image's bytes inside the archive file ``archive``: ``size`` bytes stored from ``offset`` on.
+
+    Zip members also carry what their central directory records: ``inflated_size`` (the content's size;
+    a tar member's is ``size``) and ``crc`` (the content's CRC-32), which every read checks.
+    """
 
     archive: str
     offset: int  # of the data (raw) or of the zip local header in front of it
     size: int  # bytes stored (compressed, for a deflated zip member)
     kind: str = RAW
+    inflated_size: Optional[int] = None
+    crc: Optional[int] = None
 
 
 def read_member(member: Member, where: str) -> bytes:
-    """The member's content; ``where`` names it in errors (``ARCHIVE:NAME``)."""
+    """The member's content; ``where`` names it in errors (``ARCHIVE:NAME``).
+
+    Raises :class:`ArchiveError` for a member beyond ``MAX_MEMBER_BYTES``, data that do not inflate to
+    the declared size, or content whose CRC-32 is not the recorded one.
+    """
+    declared = member.size if member.inflated_size is None else member.inflated_size
+    _refuse_oversized(member, declared, where)
     fd = _archive_fd(member.archive)
     offset = member.offset
     if member.kind != RAW:
@@ -64,11 +88,41 @@ def read_member(member: Member, where: str) -> bytes:
             f"{where}: cut short ({len(data)} of {member.size} bytes): {member.archive} is truncated or corrupt"
         )
     if member.kind == ZIP_DEFLATED:
-        try:
-            data = zlib.decompress(data, -15)
-        except zlib.error as error:
-            raise ArchiveError(f"{where}: corrupt compressed data in {member.archive} ({error})") from None
+        data = _inflate(data, declared, where, member.archive)
+    if member.crc is not None and (crc := zlib.crc32(data)) != member.crc:
+        raise ArchiveError(f"{where}: CRC mismatch (the content's CRC-32 is {crc:08x}, the archive "
+                           f"records {member.crc:08x}): the member is damaged; download {member.archive} again")
     return data
+
+
+def _refuse_oversized(member: Member, declared: int, where: str) -> None:
+    """Refuse, before reading it, a member whose stored or declared size exceeds ``MAX_MEMBER_BYTES``."""
+    if declared > MAX_MEMBER_BYTES:
+        what = f"inflates to {declared} bytes" if member.kind == ZIP_DEFLATED else f"holds {declared} bytes"
+    elif member.size > MAX_MEMBER_BYTES:
+        what = f"stores {member.size} compressed bytes"
+    else:
+        return
+    raise ArchiveError(f"{where}: {what}, beyond the limit of {MAX_MEMBER_BYTES} bytes for one member "
+                       f"(no ImageNet image comes near it): {member.archive} is corrupt or forged")
+
+
+def _inflate(data: bytes, declared: int, where: str, archive: str) -> bytes:
+    """The deflated ``data`` inflated, to at most one byte beyond the ``declared`` size (which tells a lie)."""
+    inflater = zlib.decompressobj(-15)
+    try:
+        content = inflater.decompress(data, declared + 1)
+    except zlib.error as error:
+        raise ArchiveError(f"{where}: corrupt compressed data in {archive} ({error})") from None
+    if len(content) > declared:
+        raise ArchiveError(f"{where}: inflates beyond the {declared} bytes its zip entry declares: "
+                           f"{archive} is corrupt or forged")
+    if not inflater.eof:
+        raise ArchiveError(f"{where}: its compressed data end early: {archive} is truncated or corrupt")
+    if len(content) < declared:
+        raise ArchiveError(f"{where}: inflates to {len(content)} of the {declared} bytes its zip entry declares: "
+                           f"{archive} is corrupt")
+    return content
 
 
 # One descriptor per archive and process, opened on first use. os.pread never moves a shared file
@@ -197,10 +251,30 @@ class _ArchiveFiles(Files):
 
 @dataclasses.dataclass
 class _ZipFolder:
-    """The entries of one folder of a zip: names, and where each one's bytes are (compact: a zip has millions)."""
+    """The entries of one folder of a zip: names, and where each one's bytes are (compact: a zip has millions).
+
+    The numbers sit in parallel arrays of machine integers, 29 bytes an entry (a tuple of Python ints took
+    about 140 for three of them).
+    """
 
     names: list[str] = dataclasses.field(default_factory=list)
-    members: list[tuple[int, int, str]] = dataclasses.field(default_factory=list)  # (header offset, size, kind)
+    offsets: array.array = dataclasses.field(default_factory=lambda: array.array("Q"))  # of the local header
+    sizes: array.array = dataclasses.field(default_factory=lambda: array.array("Q"))  # stored
+    inflated_sizes: array.array = dataclasses.field(default_factory=lambda: array.array("Q"))
+    crcs: array.array = dataclasses.field(default_factory=lambda: array.array("I"))
+    methods: array.array = dataclasses.field(default_factory=lambda: array.array("B"))  # a key of ZIP_KINDS
+
+    def add(self, base: str, entry: _ZipEntry) -> None:
+        self.names.append(base)
+        self.offsets.append(entry.offset)
+        self.sizes.append(entry.size)
+        self.inflated_sizes.append(entry.inflated_size)
+        self.crcs.append(entry.crc)
+        self.methods.append(entry.method)
+
+    def member(self, index: int, archive: str) -> Member:
+        return Member(archive, self.offsets[index], self.sizes[index], ZIP_KINDS[self.methods[index]],
+                      self.inflated_sizes[index], self.crcs[index])
 
 
 class ZipFiles(_ArchiveFiles):
@@ -216,29 +290,28 @@ class ZipFiles(_ArchiveFiles):
         self._dirs: set[str] = {""}
         try:
             with open(path, "rb") as f:
-                for name, offset, size, method in _central_directory(f, path):
-                    self._add(name, offset, size, method)
+                for entry in _central_directory(f, path):
+                    self._add(entry)
         except (OSError, struct.error, UnicodeDecodeError) as error:
             if isinstance(error, ArchiveError):
                 raise
             raise self._fail("not a readable zip archive", error) from None
         self._prefix = self._find_prefix(markers)
 
-    def _add(self, name: str, offset: int, size: int, method: int) -> None:
+    def _add(self, entry: _ZipEntry) -> None:
+        name = entry.name
         if name.endswith("/"):
             self._add_dirs(name.rstrip("/"))
             return
         folder, _, base = name.rpartition("/")
         self._add_dirs(folder)
-        kind = {0: ZIP_STORED, 8: ZIP_DEFLATED}.get(method)
-        if kind is None:
+        if entry.encrypted or entry.method not in ZIP_KINDS:
             if is_image_name(base):
-                raise ArchiveError(f"{self.location}:{name} is compressed with zip method {method}: only stored or "
-                                   "deflated members can be read in place")
+                how = "encrypted" if entry.encrypted else f"compressed with zip method {entry.method}"
+                raise ArchiveError(f"{self.location}:{name} is {how}: only unencrypted stored or deflated members "
+                                   "can be read in place")
             return
-        entries = self._folders.setdefault(folder, _ZipFolder())
-        entries.names.append(base)
-        entries.members.append((offset, size, kind))
+        self._folders.setdefault(folder, _ZipFolder()).add(base, entry)
 
     def _add_dirs(self, folder: str) -> None:
         while folder not in self._dirs:
@@ -268,8 +341,7 @@ class ZipFiles(_ArchiveFiles):
         entries = self._folders.get(folder)
         if entries is None or base not in entries.names:
             raise FileNotFoundError(f"{self.where(rel)} is not in the archive")
-        offset, size, kind = entries.members[entries.names.index(base)]
-        return name, Member(self.location, offset, size, kind)
+        return name, entries.member(entries.names.index(base), self.location)
 
     def exists(self, rel: str) -> bool:
         return self._exists_raw(self._raw(rel))
@@ -283,8 +355,8 @@ class ZipFiles(_ArchiveFiles):
             raise FileNotFoundError(f"{self.where(rel)}: no such folder in the archive")
         entries = self._folders.get(folder, _ZipFolder())
         return {
-            _stem(name): (f"{self.location}:{folder}/{name}", Member(self.location, *member))
-            for name, member in zip(entries.names, entries.members)
+            _stem(name): (f"{self.location}:{folder}/{name}", entries.member(index, self.location))
+            for index, name in enumerate(entries.names)
             if is_image_name(name)
         }
 
@@ -303,8 +375,20 @@ class ZipFiles(_ArchiveFiles):
         )
 
 
-def _central_directory(f: BinaryIO, path: str) -> Iterator[tuple[str, int, int, int]]:
-    """``(name, local header offset, stored size, method)`` for each entry of the zip file ``f`` (zip64 too)."""
+class _ZipEntry(NamedTuple):
+    """One entry of a zip's central directory: what reading it in place needs."""
+
+    name: str
+    offset: int  # of its local header
+    size: int  # stored
+    inflated_size: int
+    crc: int
+    method: int
+    encrypted: bool
+
+
+def _central_directory(f: BinaryIO, path: str) -> Iterator[_ZipEntry]:
+    """The entries of the zip file ``f``, zip64 too, in the order of its central directory."""
     f.seek(0, os.SEEK_END)
     file_size = f.tell()
     tail_size = min(file_size, 22 + 0xFFFF + 20)  # the end record, its comment, the zip64 locator
@@ -333,31 +417,33 @@ def _central_directory(f: BinaryIO, path: str) -> Iterator[tuple[str, int, int, 
         if len(header) < 46 or header[:4] != b"PK\x01\x02":
             raise ArchiveError(f"{path}: corrupt central directory")
         flags, method = struct.unpack_from("<HH", header, 8)
-        size, raw_size = struct.unpack_from("<II", header, 20)
+        crc, size, inflated_size = struct.unpack_from("<III", header, 16)
         name_length, extra_length, comment_length = struct.unpack_from("<HHH", header, 28)
         (offset,) = struct.unpack_from("<I", header, 42)
         raw_name = reader.read(name_length)
         extra = reader.read(extra_length)
         reader.read(comment_length)
         name = raw_name.decode("utf-8" if flags & 0x800 else "cp437")
-        if 0xFFFFFFFF in (size, raw_size, offset):
-            raw_size, size, offset = _zip64_fields(extra, raw_size, size, offset)
-        yield name, offset, size, method
+        if 0xFFFFFFFF in (size, inflated_size, offset):
+            inflated_size, size, offset = _zip64_fields(extra, (inflated_size, size, offset), f"{path}: corrupt "
+                                                        f"central directory: {name}")
+        yield _ZipEntry(name, offset, size, inflated_size, crc, method, bool(flags & 0x1))
 
 
-def _zip64_fields(extra: bytes, raw_size: int, size: int, offset: int) -> tuple[int, int, int]:
-    """The true sizes and offset from a zip64 extra field, in its order: only those saturated in the header."""
+def _zip64_fields(extra: bytes, fields: tuple[int, int, int], where: str) -> tuple[int, int, int]:
+    """The true (inflated size, stored size, offset) from a zip64 extra field: it holds, in this order, only
+    those saturated at 0xFFFFFFFF in the header. ``where`` begins the error when the field lacks them."""
     position = 0
     while position + 4 <= len(extra):
         kind, length = struct.unpack_from("<HH", extra, position)
         if kind == 0x0001:
-            values = iter(struct.unpack_from(f"<{length // 8}Q", extra, position + 4))
-            raw_size = next(values) if raw_size == 0xFFFFFFFF else raw_size
-            size = next(values) if size == 0xFFFFFFFF else size
-            offset = next(values) if offset == 0xFFFFFFFF else offset
-            break
+            values = list(struct.unpack_from(f"<{length // 8}Q", extra, position + 4))
+            if len(values) < fields.count(0xFFFFFFFF):
+                break
+            inflated_size, size, offset = (values.pop(0) if value == 0xFFFFFFFF else value for value in fields)
+            return inflated_size, size, offset
         position += 4 + length
-    return raw_size, size, offset
+    raise ArchiveError(f"{where} lacks its zip64 sizes (its header says they are in a zip64 extra field)")
 
 
 class TarFiles(_ArchiveFiles):
@@ -450,8 +536,13 @@ class TarGzFiles(_ArchiveFiles):
                 with tarfile.open(self.location, mode="r:*") as tar:
                     for info in tar:
                         if info.isfile():
+                            # Read whole into memory, so bounded like any member read in place.
+                            _refuse_oversized(Member(self.location, info.offset_data, info.size), info.size,
+                                              self.where(info.name))
                             files[info.name] = tar.extractfile(info).read()
             except (tarfile.TarError, EOFError, zlib.error, OSError) as error:
+                if isinstance(error, ArchiveError):
+                    raise
                 raise self._fail("not a readable compressed tar archive", error) from None
             tops = {name.split("/", 1)[0] for name in files}
             if len(tops) == 1 and all("/" in name for name in files):
