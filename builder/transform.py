@@ -7,6 +7,18 @@ decode. ImageNet also holds CMYK JPEGs, grayscale JPEGs, JPEGs with ICC profiles
 them sRGB) and a PNG named .JPEG: all come out as sRGB (or its BT.601 luma for gray). A profile other
 than sRGB is applied to the resampled tiny image, where it costs nothing; on the decoded image it cost
 more per pixel than the decode itself. The tiny PNGs hold pixels only (no profile, no EXIF).
+
+Other images are first brought to 8-bit gray (``L``), ``RGB`` or ``CMYK`` (:func:`flatten`):
+
+- 16-bit samples keep their high byte (``v >> 8``), as Pillow itself reads 16-bit RGB PNGs, so a gray
+  PNG and an RGB PNG of the same 16-bit picture agree, and an 8-bit image stored as 16 bits (``v * 257``)
+  comes back exactly. Pillow's own conversion would clip them to 255 (white). Mode ``I`` (32-bit) is
+  taken as 16-bit samples; values outside 0..65535, and float pixels (``F``), have no agreed scale and
+  are refused (:class:`UnsupportedImageError`: the builder skips and reports the image).
+- Transparency (an alpha band, a palette's transparent entries, a PNG's transparent colour) is
+  composited on black, the colour that ``pad`` fills with: a fully transparent pixel comes out black.
+- Palette and 1-bit images come out as their colours (RGB) and gray levels (L); an ICC profile then
+  applies as for any image of the flattened mode.
 """
 
 from __future__ import annotations
@@ -20,6 +32,7 @@ import struct
 import zlib
 from typing import BinaryIO, Optional, Union
 
+import numpy as np
 from PIL import Image, ImageCms
 
 from builder.geometry import Fit, fit_geometry
@@ -43,8 +56,17 @@ DRAFT_MIN_SIDE = 64
 # Profiles that are sRGB already: converting would be an identity, so it is skipped.
 SRGB_DESCRIPTIONS = frozenset({"sRGB IEC61966-2.1", "sRGB IEC61966-2-1"})
 
-# What Pillow raises for unreadable, truncated or malformed images.
+
+class UnsupportedImageError(ValueError):
+    """An image whose pixels have no agreed 8-bit meaning (float samples, 32-bit integers beyond 16 bits)."""
+
+
+# What Pillow raises for unreadable, truncated or malformed images (UnsupportedImageError is a ValueError).
 DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, Image.DecompressionBombError)
+
+# Modes of gray levels, which flatten to L; CMYK stays CMYK until colour-managed; all others flatten to RGB.
+_GRAY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16L", "I;16B", "I;16N"})
+_WIDE_GRAY_MODES = frozenset({"I", "I;16", "I;16L", "I;16B", "I;16N"})  # 16 (or 32) bits a sample
 
 ImageSource = Union[str, os.PathLike, BinaryIO]
 
@@ -77,6 +99,7 @@ def decode(source: ImageSource, size: tuple[int, int], color: str, fit_mode: str
         fast_gray = OUTPUT_MODES[color] == "L" and to_srgb is None and image.mode == "RGB"
         scale = _draft(image, fit, "L" if fast_gray else None) if draft else 1.0
         image.load()
+        image = flatten(image)
     return Decoded(image, original_size, fit, scale, to_srgb)
 
 
@@ -135,21 +158,59 @@ def _draft(image: Image.Image, fit: Fit, mode: Optional[str]) -> float:
     return 1.0 if drafted is None else w / drafted[1][2]
 
 
+def flatten(image: Image.Image) -> Image.Image:
+    """``image`` in 8-bit ``L``, ``RGB`` or ``CMYK``: 16-bit samples scaled, transparency composited on black.
+
+    JPEGs (L, RGB, CMYK) come back as they are, at no cost. The module docstring states the choices.
+    """
+    mode = _flat_mode(image.mode)
+    if image.mode in _WIDE_GRAY_MODES:
+        return _gray_to_8_bits(image)
+    transparent = "transparency" in image.info or any(band in ("A", "a") for band in image.getbands())
+    if not transparent:
+        return image if image.mode == mode else image.convert(mode)
+    # Pillow's conversions to LA/RGBA turn a palette's or a colour key's transparency into alpha.
+    with_alpha = image.convert("LA" if mode == "L" else "RGBA")
+    flat = Image.new(mode, image.size, 0)
+    flat.paste(with_alpha.convert(mode), mask=with_alpha.getchannel("A"))
+    return flat
+
+
+def _flat_mode(mode: str) -> str:
+    """The mode that :func:`flatten` brings an image of ``mode`` to."""
+    if mode == "F":
+        raise UnsupportedImageError("float pixels (mode F) have no agreed range of values: save the image "
+                                    "with 8 or 16 bits per sample")
+    return "L" if mode in _GRAY_MODES else "CMYK" if mode == "CMYK" else "RGB"
+
+
+def _gray_to_8_bits(image: Image.Image) -> Image.Image:
+    """A 16-bit gray image as L (high byte); its transparent gray level, if any, composited on black."""
+    samples = np.asarray(image)
+    if samples.size and (samples.min() < 0 or samples.max() > 0xFFFF):
+        raise UnsupportedImageError(f"32-bit pixels (mode {image.mode}) with values from {samples.min()} to "
+                                    f"{samples.max()}, beyond 16 bits, have no agreed 8-bit scale")
+    gray = (samples >> 8).astype(np.uint8)
+    if "transparency" in image.info:
+        gray[samples == image.info["transparency"]] = 0
+    return Image.fromarray(gray)
+
+
 def _to_mode(image: Image.Image, output_mode: str, to_srgb: Optional[ImageCms.ImageCmsTransform]) -> Image.Image:
-    """Convert to sRGB (``RGB``) or its BT.601 luma (``L``; Pillow's L conversion is BT.601)."""
+    """Convert a flattened image to sRGB (``RGB``) or its BT.601 luma (``L``; Pillow's L conversion is BT.601)."""
     if to_srgb is not None:
         image = ImageCms.applyTransform(image, to_srgb)
-    elif image.mode not in ("RGB", "L"):
-        # CMYK without a profile, palette, alpha, 16-bit: Pillow's conversions to RGB.
+    elif image.mode == "CMYK":  # without a profile: Pillow's conversion to RGB
         image = image.convert("RGB")
     return image if image.mode == output_mode else image.convert(output_mode)
 
 
 def _icc_transform(image: Image.Image) -> Optional[ImageCms.ImageCmsTransform]:
+    """The transform of the embedded profile to sRGB, for the image once flattened (see :func:`flatten`)."""
     profile = image.info.get("icc_profile")
-    if not profile or image.mode not in _ICC_COLOR_SPACES:
+    if not profile:
         return None
-    return _cached_icc_transform(profile, image.mode)
+    return _cached_icc_transform(profile, _flat_mode(image.mode))
 
 
 _ICC_COLOR_SPACES = {"RGB": "RGB", "L": "GRAY", "CMYK": "CMYK"}
