@@ -7,6 +7,8 @@ import csv
 import os
 import sys
 
+ARRAY_FORMATS = ("npz", "mat", "imagenet32")
+
 
 def register(commands: argparse._SubParsersAction) -> None:
     classes = commands.add_parser(
@@ -21,18 +23,25 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     arrays = commands.add_parser(
         "to-numpy",
-        help="write a variant as x_train, y_train, x_val, y_val arrays (.npz or MATLAB .mat)",
+        help="write a variant as x_train, y_train, x_val, y_val arrays (.npz or MATLAB .mat), or as Imagenet32 batch files",
         description=(
             "Write a variant's images (uint8, N x H x W x C) and labels (0-based class indices in sorted WNID "
-            "order) with the class table (wnids, words), as .npz for numpy or .mat for MATLAB's load."
+            "order) with the class table (wnids, words), as .npz for numpy or .mat for MATLAB's load; or, with "
+            "--format imagenet32, into a folder as Downsampled ImageNet's pickled train_data_batch_1..10 and "
+            "val_data (Chrabaszcz et al. 2017: planar RGB rows, 1-based ILSVRC2014_ID labels, the mean image), "
+            "which Imagenet16/32/64 training code reads unchanged."
         ),
     )
     arrays.add_argument("config", help="config name, e.g. 32x32-sRGB-10")
     source = arrays.add_mutually_exclusive_group(required=True)
     source.add_argument("--data-dir", help="build from your ImageNet download (reusing a finished build)")
     source.add_argument("--dataset", help="load an exported folder or a Hub repo id with load_dataset")
-    arrays.add_argument("--to", required=True, help="output file, ending in .npz or .mat")
-    arrays.add_argument("--kaggle", action="store_true", help="also write test.csv and sample_submission.csv beside it")
+    arrays.add_argument("--to", required=True, help="output file, ending in .npz or .mat; a folder for --format imagenet32")
+    arrays.add_argument(
+        "--format", choices=ARRAY_FORMATS, default=None,
+        help="npz, mat, or imagenet32 (Downsampled ImageNet's pickled batches; sRGB square configs); default: from --to's suffix",
+    )
+    arrays.add_argument("--kaggle", action="store_true", help="also write test.csv and sample_submission.csv beside it (npz, mat)")
     arrays.add_argument("--cache-dir", default=None)
     arrays.add_argument("--num-proc", type=int, default=None)
     arrays.set_defaults(run=run_to_numpy)
@@ -88,12 +97,31 @@ def run_classes(args: argparse.Namespace) -> int:
     return 0
 
 
+def array_format(to: str, chosen: str | None) -> str:
+    """What ``to-numpy`` writes: ``--format`` where given (checked against ``--to``), else ``--to``'s suffix."""
+    suffix = os.path.splitext(to)[1].lstrip(".")
+    if chosen == "imagenet32":
+        if os.path.isfile(to):
+            raise ValueError(f"--to {to} is a file: --format imagenet32 writes a folder of batch files")
+        return chosen
+    if chosen is not None and suffix != chosen:
+        raise ValueError(f"--to {to}: --format {chosen} writes a file whose name ends in .{chosen}")
+    if suffix not in ("npz", "mat"):
+        raise ValueError(
+            f"--to {to}: the file name must end in .npz (numpy) or .mat (MATLAB), or give --format imagenet32 and a folder"
+        )
+    return suffix
+
+
 def run_to_numpy(args: argparse.Namespace) -> int:
+    chosen = array_format(args.to, args.format)
+    if chosen == "imagenet32" and args.kaggle:
+        raise ValueError("--kaggle goes with .npz or .mat output; Imagenet32 files have their own validation batch")
+    dataset = load_variant(args.config, args.data_dir, args.dataset, args.cache_dir, args.num_proc)
+    if chosen == "imagenet32":
+        return _write_imagenet32(dataset, args.to)
     from publish.arrays import variant_arrays, write_arrays, write_kaggle_competition
 
-    if not args.to.endswith((".npz", ".mat")):
-        raise ValueError(f"--to {args.to}: the file name must end in .npz (numpy) or .mat (MATLAB)")
-    dataset = load_variant(args.config, args.data_dir, args.dataset, args.cache_dir, args.num_proc)
     arrays = variant_arrays(dataset)
     write_arrays(arrays, args.to)
     print(f"Wrote {args.to}:")
@@ -104,6 +132,16 @@ def run_to_numpy(args: argparse.Namespace) -> int:
             raise ValueError(f"{args.config} has no validation split to make a competition from")
         for path in write_kaggle_competition(arrays["y_val"], len(arrays["wnids"]), os.path.dirname(os.path.abspath(args.to))):
             print(f"Wrote {path}")
+    return 0
+
+
+def _write_imagenet32(dataset, folder: str) -> int:
+    from publish.imagenet32 import write_imagenet32
+
+    files = write_imagenet32(dataset, folder)
+    print(f"Wrote {len(files)} Imagenet32 files to {folder} (labels: 1-based ILSVRC2014_IDs):")
+    for written in files:
+        print(f"  {written.path.name}: data uint8 {written.data_shape}")
     return 0
 
 
