@@ -170,3 +170,14 @@ def test_cli_output_format_must_fit_to(synthetic, tmp_path, capsys, to, extra, m
     args = ["to-numpy", "8x8-sRGB-5", "--data-dir", str(synthetic), "--cache-dir", str(tmp_path / "c"), "--to", str(tmp_path / to), *extra]
     assert cli.main(args) == 2
     assert message in capsys.readouterr().err
+
+
+def test_the_recipe_config_stays_within_two_grey_levels_of_full_decodes(sample_dir):
+    """32x32-sRGB-full-squash against a full decode, the builder's and plain Pillow's (Chrabaszcz et al.'s
+    recipe: no colour management), on all 1000 real sample images (the README quotes both figures)."""
+    from fidelity import measure_against_plain_pillow, measure_fidelity
+
+    paths = sorted(sample_dir.glob("*.JPEG"))
+    for measure in (measure_fidelity, measure_against_plain_pillow):
+        result = measure(paths, (SIZE, SIZE), "sRGB", "squash")
+        assert result.images == 1000 and result.mean < 2.0, (measure.__name__, result)
