@@ -41,6 +41,11 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--format", choices=ARRAY_FORMATS, default=None,
         help="npz, mat, or imagenet32 (Downsampled ImageNet's pickled batches; sRGB square configs); default: from --to's suffix",
     )
+    arrays.add_argument(
+        "--meta", default=None,
+        help="imagenet32: the devkit's meta_clsloc.mat (or .tsv), whose ILSVRC2014_IDs label the batches "
+        "(default: the one in a devkit --data-dir)",
+    )
     arrays.add_argument("--kaggle", action="store_true", help="also write test.csv and sample_submission.csv beside it (npz, mat)")
     arrays.add_argument("--cache-dir", default=None)
     arrays.add_argument("--num-proc", type=int, default=None)
@@ -117,9 +122,13 @@ def run_to_numpy(args: argparse.Namespace) -> int:
     chosen = array_format(args.to, args.format)
     if chosen == "imagenet32" and args.kaggle:
         raise ValueError("--kaggle goes with .npz or .mat output; Imagenet32 files have their own validation batch")
-    dataset = load_variant(args.config, args.data_dir, args.dataset, args.cache_dir, args.num_proc)
     if chosen == "imagenet32":
-        return _write_imagenet32(dataset, args.to)
+        classes = devkit_classes(args.meta, args.data_dir)  # before the build: a missing table fails at once
+        dataset = load_variant(args.config, args.data_dir, args.dataset, args.cache_dir, args.num_proc)
+        return _write_imagenet32(dataset, args.to, classes)
+    if args.meta:
+        raise ValueError("--meta goes with --format imagenet32 (the .npz and .mat files label classes 0..N-1)")
+    dataset = load_variant(args.config, args.data_dir, args.dataset, args.cache_dir, args.num_proc)
     from publish.arrays import variant_arrays, write_arrays, write_kaggle_competition
 
     arrays = variant_arrays(dataset)
@@ -135,10 +144,25 @@ def run_to_numpy(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_imagenet32(dataset, folder: str) -> int:
+def devkit_classes(meta: str | None, data_dir: str | None):
+    """The devkit class table (with ILSVRC2014_IDs): ``--meta``, else the one in a devkit-layout ``--data-dir``."""
+    from builder.classes import read_class_table
+    from builder.sources import open_source
+
+    table = read_class_table(meta) if meta else open_source(data_dir).classes if data_dir else None
+    if table is None or table.ilsvrc2014_ids is None:
+        where = f"{meta} has" if meta else f"{data_dir} (a Kaggle download) has" if data_dir else "an exported dataset has"
+        raise ValueError(
+            f"--format imagenet32 labels classes by their ILSVRC2014_IDs, which {where} none: "
+            "give the devkit's class table with --meta meta_clsloc.mat (or meta_clsloc.tsv)"
+        )
+    return table
+
+
+def _write_imagenet32(dataset, folder: str, classes) -> int:
     from publish.imagenet32 import write_imagenet32
 
-    files = write_imagenet32(dataset, folder)
+    files = write_imagenet32(dataset, folder, classes)
     print(f"Wrote {len(files)} Imagenet32 files to {folder} (labels: 1-based ILSVRC2014_IDs):")
     for written in files:
         print(f"  {written.path.name}: data uint8 {written.data_shape}")

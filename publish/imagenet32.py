@@ -32,12 +32,12 @@ from __future__ import annotations
 import os
 import pickle
 from pathlib import Path
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 import datasets
 import numpy as np
 
-from builder.classes import ClassTable, devkit_class_table
+from builder.classes import ClassTable
 from publish.arrays import to_arrays
 
 TRAIN_BATCHES = 10
@@ -58,19 +58,19 @@ class Imagenet32FormatError(ValueError):
 def write_imagenet32(
     dataset: datasets.DatasetDict,
     folder: str | os.PathLike,
+    classes: ClassTable,
     seed: int = 0,
-    classes: Optional[ClassTable] = None,
 ) -> list[Imagenet32File]:
     """Write ``train_data_batch_1`` .. ``10`` (and ``val_data`` when there is a validation split) into ``folder``.
 
-    ``classes`` is the devkit table that gives each WNID its ILSVRC2014_ID (default: the shipped one).
+    ``classes`` is the devkit's class table (``meta_clsloc.mat``), which gives each WNID its ILSVRC2014_ID.
     Returns the files written, in order, with the shape of their ``data``.
     """
     if "train" not in dataset:
         raise Imagenet32FormatError(
             f"the Imagenet32 layout needs a train split (its files carry the mean training image); this dataset has {', '.join(dataset)}"
         )
-    devkit_ids = ilsvrc2014_ids(dataset["train"].features["label"].names, classes or devkit_class_table())
+    devkit_ids = ilsvrc2014_ids(dataset["train"].features["label"].names, classes)
     images, labels = _rgb_arrays(dataset["train"], "train")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -94,7 +94,9 @@ def write_imagenet32(
 def ilsvrc2014_ids(wnids: list[str], classes: ClassTable) -> np.ndarray:
     """The 1-based ILSVRC2014_ID of each class index (position in ``wnids``), as an int64 array."""
     if classes.ilsvrc2014_ids is None:
-        raise Imagenet32FormatError(f"class table {classes.source} has no ILSVRC2014_IDs: give the devkit's table")
+        raise Imagenet32FormatError(
+            f"class table {classes.source} has no ILSVRC2014_IDs: give the devkit's meta_clsloc.mat (or meta_clsloc.tsv)"
+        )
     return np.array([classes.ilsvrc2014_ids[classes.index(wnid)] for wnid in wnids], dtype=np.int64)
 
 
