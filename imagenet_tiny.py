@@ -17,6 +17,7 @@ from typing import Optional
 import datasets
 
 from builder import report
+from builder.arrays import load_arrays
 from builder.classes import select_classes
 from builder.config import GRAMMAR, ConfigNameError, ImageNetTinyConfig, predefined_configs
 from builder.examples import Shard, shard_images, tiny_example, tiny_features

@@ -360,13 +360,13 @@ def memory_child(source: str, config: str, cache: str) -> None:
     """
     from imagenet_tiny import prepare_variant
 
-    reset = _reset_peak_rss()
+    reset = reset_peak_rss()
     start = time.perf_counter()
     with quiet():
         prepare_variant(config, source, cache_dir=cache)
     seconds = time.perf_counter() - start
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    build_peak = _status_kib("VmHWM") if reset else None
+    build_peak = status_kib("VmHWM") if reset else None
     print(json.dumps({
         "peak_rss_bytes": peak_kib * 1024,
         "build_peak_bytes": build_peak * 1024 if build_peak else None,
@@ -374,7 +374,7 @@ def memory_child(source: str, config: str, cache: str) -> None:
     }))
 
 
-def _reset_peak_rss() -> bool:
+def reset_peak_rss() -> bool:
     try:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")  # resets VmHWM, the peak resident set size
@@ -383,7 +383,7 @@ def _reset_peak_rss() -> bool:
         return False
 
 
-def _status_kib(field: str) -> Optional[int]:
+def status_kib(field: str) -> Optional[int]:
     with contextlib.suppress(OSError):
         with open("/proc/self/status") as f:
             for line in f:

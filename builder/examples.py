@@ -11,7 +11,8 @@ from builder.classes import ClassTable
 from builder.config import ImageNetTinyConfig
 from builder.geometry import tiny_boxes
 from builder.sources import SourceImage
-from builder.transform import OUTPUT_MODES, encode_png, tiny_image
+from builder.png import encode_png
+from builder.transform import OUTPUT_MODES, tiny_image
 
 UNLABELLED = -1  # the test split has no labels
 

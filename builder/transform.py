@@ -29,7 +29,6 @@ import io
 import math
 import os
 import struct
-import zlib
 from typing import BinaryIO, Optional, Union
 
 import numpy as np
@@ -134,14 +133,6 @@ def tiny_image(
         tiny = canvas
     tiny.info.clear()
     return TinyImage(tiny, decoded.original_size, decoded.fit)
-
-
-def encode_png(image: Image.Image) -> bytes:
-    """PNG bytes; deterministic for the same pixels (no timestamps or text chunks)."""
-    buffer = io.BytesIO()
-    # zlib's RLE strategy, made for filtered image rows: within 1% of the default's size, up to 40% faster.
-    image.save(buffer, format="PNG", compress_type=zlib.Z_RLE)
-    return buffer.getvalue()
 
 
 def _draft(image: Image.Image, fit: Fit, mode: Optional[str]) -> float:

@@ -12,13 +12,15 @@ from typing import Mapping
 import datasets
 import numpy as np
 
-from builder.arrays import images_array
+from builder.arrays import load_arrays
 
 
 def to_arrays(split: datasets.Dataset) -> tuple[np.ndarray, np.ndarray]:
-    """All images of a split as one uint8 array (N, H, W, C) (C is 1 for gray) and the labels (N,) as int64."""
-    labels = np.asarray(split.data.table.column("label").to_numpy(), dtype=np.int64)
-    return images_array(split), labels
+    """All images of a split as one uint8 array (N, H, W, C) (C is 1 for gray) and the labels (N,) as int64.
+
+    Through :func:`builder.arrays.load_arrays`: decoded once, then read from its cache.
+    """
+    return load_arrays(split)
 
 
 def variant_arrays(dataset: datasets.DatasetDict) -> dict[str, np.ndarray]:

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-from builder.transform import encode_png, tiny_image
+from builder.png import encode_png
+from builder.transform import tiny_image
 from fidelity import full_decode_reference, mean_abs_difference
 from source_factory import sample_path
 
