@@ -46,8 +46,8 @@ from PIL import Image
 
 from builder.config import parse_config_name
 from publish.card import (
-    CARD_FILENAME, SHARD_PATTERN, ExportLayoutError, check_card, is_config_name, is_generated_card, preview_path,
-    shard_name, write_card,
+    CARD_FILENAME, SHARD_PATTERN, ExportLayoutError, check_card, config_shards, exported_configs, is_config_name,
+    is_generated_card, preview_path, shard_name, write_card,
 )
 from publish.folder import (
     OverwriteError, check_replaceable, check_replaceable_folder, locked, naming, remove_stale_staging, replace_folder,
@@ -221,9 +221,12 @@ def export(
 def check_export(out_dir: Union[str, os.PathLike], config_names: Sequence[str], *, force: bool = False) -> None:
     """Raise :class:`~publish.folder.OverwriteError` if exporting ``config_names`` would replace what export did not write.
 
-    The writers check again as they write; this says it before the (long) builds.
+    The writers check again as they write; this says it before the (long) builds, as it says that a folder
+    of another config, which the card would list, is not one (an :class:`ExportLayoutError`).
     """
     for name in config_names:
         check_config_folder(out_dir, name, force=force)
         check_preview(out_dir, name, force=force)
     check_card(out_dir, force=force)
+    for name in set(exported_configs(out_dir)) - set(config_names):
+        config_shards(out_dir, name)

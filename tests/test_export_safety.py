@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from builder.classes import SEED_FIVE_CLASSES
-from publish.card import is_generated_card, write_card
+from publish.card import ExportLayoutError, is_generated_card, write_card
 from publish.export import export
 from publish.folder import LOCK_FILENAME, MANIFEST_FILENAME, OverwriteError
 from source_factory import make_kaggle_source
@@ -248,3 +248,12 @@ def test_write_card_refuses_a_foreign_readme_too(tmp_path):
     assert (tmp_path / "README.md").read_text() == "mine"
     write_card(tmp_path, force=True)
     assert is_generated_card(tmp_path / "README.md")
+
+
+def test_a_folder_of_another_config_that_the_card_cannot_list_is_said_before_any_build(tmp_path, source):
+    out = tmp_path / "out"
+    (out / OTHER).mkdir(parents=True)
+    (out / OTHER / "notes.txt").write_text("mine")
+    with pytest.raises(ExportLayoutError, match=rf"{OTHER}/notes\.txt is not a shard of {OTHER}"):
+        export([CONFIG], source, out, cache_dir=str(tmp_path / "never-built"))
+    assert not (tmp_path / "never-built").exists() and not (out / CONFIG).exists()
