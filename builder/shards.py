@@ -155,25 +155,28 @@ def merge_skipped(plan: ShardPlan) -> list:
     return skipped
 
 
-def assemble(plan: ShardPlan) -> list[str]:
+def assemble(plan: ShardPlan, *, force: bool = False) -> list[str]:
     """Write the finished shards into ``plan.output`` as ``imagenet-tiny export`` lays out a folder.
 
     The config's Parquet shards, its preview picture and the regenerated card, so that
     ``datasets.load_dataset(output, config)`` loads it. Returns the paths written, relative to the output.
+    As export, it replaces only what an export wrote (a card, preview or config folder of someone else's is
+    a :class:`~publish.folder.OverwriteError`), unless ``force``.
     """
     from imagenet_tiny import ImageNetTiny
-    from publish.export import write_card, write_config, write_preview
+    from publish.export import check_export, write_card, write_config, write_preview
     from publish.preview import draw_preview
 
+    check_export(plan.output, [plan.config], force=force)  # before reading the shards
     splits = shard_splits(plan)
-    written = write_config(splits, plan.config, plan.output)
+    written = write_config(splits, plan.config, plan.output, force=force)
     # Not built: only its source and classes, for the preview's originals (and a cache folder of its own,
     # so that nothing is written outside the output folder).
     builder = ImageNetTiny(config_name=plan.config, data_dir=plan.data_dir, cache_dir=str(plan.root / "cache"))
     split = "validation" if "validation" in splits else "train"
     picture = draw_preview(splits[split], builder.source, builder.classes, title=plan.config, split=split)
-    written.append(write_preview(picture, plan.config, plan.output))
-    write_card(plan.output)
+    written.append(write_preview(picture, plan.config, plan.output, force=force))
+    write_card(plan.output, force=force)
     return written
 
 

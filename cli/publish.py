@@ -13,11 +13,14 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="write built variants into a folder laid out as a Hub dataset repository",
         description="Build each config (reusing a finished build) and write DIR/CONFIG/SPLIT-*.parquet, "
         "previews/CONFIG.png and the dataset card README.md. Configs already in DIR stay; "
-        "`datasets.load_dataset(DIR, CONFIG)` loads any of them.",
+        "`datasets.load_dataset(DIR, CONFIG)` loads any of them. Only what an earlier export wrote is replaced: "
+        "a README.md, preview or config-named folder of yours is an error (before any build) unless --force.",
     )
     _add_build_arguments(export)
     export.add_argument("--to", required=True, metavar="DIR", help="the folder to write (created if missing)")
     export.add_argument("--repo-id", default=None, help="the Hub repo the card's loading snippet names (optional)")
+    export.add_argument("--force", action="store_true",
+                        help="replace DIR/README.md, previews and config folders even if export did not write them")
     export.set_defaults(run=run_export)
 
     publish = commands.add_parser(
@@ -51,7 +54,7 @@ def run_export(args: argparse.Namespace) -> int:
         check_repo_id(args.repo_id)
     written = export(
         args.configs, args.data_dir, args.to, cache_dir=args.cache_dir, num_proc=args.num_proc,
-        max_shard_size=args.max_shard_size or DEFAULT_MAX_SHARD_SIZE, repo_id=args.repo_id,
+        max_shard_size=args.max_shard_size or DEFAULT_MAX_SHARD_SIZE, repo_id=args.repo_id, force=args.force,
     )
     for config, paths in written.items():
         print(f"Exported {config}: {len(paths) - 1} Parquet shard(s) and a preview")

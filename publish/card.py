@@ -9,6 +9,8 @@ made with ``huggingface_hub``'s :class:`DatasetCardData` and ``datasets``' own w
 Nothing in the card is stored elsewhere: each config's entry comes from its Parquet footers
 (:func:`config_info`), so the card can be regenerated whenever configs come and go (:func:`write_card`).
 The card holds no date and no path of this machine, so the same data give the same card, byte for byte.
+It is written only over a card that export wrote (``publish.folder``): recorded in the folder's manifest,
+or, in a folder exported before there was one, recognised by its content (:func:`is_generated_card`).
 """
 
 from __future__ import annotations
@@ -20,18 +22,23 @@ from typing import Collection, Mapping, Optional
 
 import datasets
 import pyarrow.parquet as pq
+import yaml
 from datasets.info import DatasetInfosDict
 from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from builder.config import ConfigNameError, config_name, parse_config_name
 from imagenet_tiny import _CITATION as ILSVRC_CITATION
+from publish.folder import check_replaceable, locked, write_file
 
 CARD_FILENAME = "README.md"
 PREVIEW_DIR = "previews"
 SHARD_PATTERN = re.compile(r"(?P<split>\w+?)-(?P<index>\d{5})-of-(?P<count>\d{5})\.parquet")
 PLACEHOLDER_REPO_ID = "<namespace>/imagenet-tiny"
 SPLIT_ORDER = ("train", "validation", "test")
+PRETTY_NAME = "ImageNet-tiny"
+LICENSE_NAME = "imagenet-terms-of-access"
+CARD_OPENING = "# ImageNet-tiny\n\nImageNet, small:"  # how the card's text begins, after the front matter
 
 
 class ExportLayoutError(ValueError):
@@ -152,9 +159,9 @@ def build_card(
     """The card for the configs ``infos`` (name -> info); ``previews``: the configs that have a preview picture."""
     names = sort_configs(infos)
     card_data = DatasetCardData(
-        pretty_name="ImageNet-tiny",
+        pretty_name=PRETTY_NAME,
         license="other",
-        license_name="imagenet-terms-of-access",
+        license_name=LICENSE_NAME,
         license_link="https://image-net.org/download",
         task_categories=["image-classification", "object-detection"],
         task_ids=["multi-class-image-classification"],
@@ -179,21 +186,52 @@ def write_card(
     repo_id: Optional[str] = None,
     carried: Optional[Mapping[str, datasets.DatasetInfo]] = None,
     carried_previews: Collection[str] = (),
+    force: bool = False,
 ) -> DatasetCard:
     """(Re)write ``out_dir/README.md`` for the configs in ``out_dir`` and return the card.
 
     ``carried``: configs that are not in ``out_dir`` but stay listed (those already on the Hub when
     publishing others); a config in ``out_dir`` takes precedence. ``carried_previews``: which of them
-    have a preview picture there.
+    have a preview picture there. A ``README.md`` that export did not write is an
+    :class:`~publish.folder.OverwriteError`, unless ``force``; the card is written whole or not at all.
     """
-    out_dir = Path(out_dir)
-    infos = dict(carried or {})
-    infos.update({name: config_info(out_dir, name) for name in exported_configs(out_dir)})
-    previews = {n for n in infos if (out_dir / preview_path(n)).is_file()} | (set(carried_previews) & set(carried or ()))
-    card = build_card(infos, previews, repo_id)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    card.save(out_dir / CARD_FILENAME)
+    with locked(out_dir) as out_dir:
+        check_card(out_dir, force=force)
+        infos = dict(carried or {})
+        infos.update({name: config_info(out_dir, name) for name in exported_configs(out_dir)})
+        previews = {n for n in infos if (out_dir / preview_path(n)).is_file()} | (set(carried_previews) & set(carried or ()))
+        card = build_card(infos, previews, repo_id)
+        write_file(out_dir, CARD_FILENAME, str(card).encode("utf-8"))  # as DatasetCard.save writes it
     return card
+
+
+def check_card(out_dir: str | os.PathLike, *, force: bool = False) -> None:
+    """Raise :class:`~publish.folder.OverwriteError` if ``out_dir/README.md`` is there and export did not write it."""
+    check_replaceable(out_dir, CARD_FILENAME, recognised=is_generated_card, force=force)
+
+
+def is_generated_card(path: str | os.PathLike) -> bool:
+    """Whether ``path`` holds a card as :func:`build_card` makes them: its front matter's name and licence, its opening.
+
+    How the card of a folder exported before folders had a manifest is told from a project's own README.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    match = re.fullmatch(r"---\n(.*?)\n---\n(.*)", text, re.DOTALL)
+    if match is None:
+        return False
+    try:
+        data = yaml.safe_load(match[1])
+    except yaml.YAMLError:
+        return False
+    return (
+        isinstance(data, dict)
+        and data.get("pretty_name") == PRETTY_NAME
+        and data.get("license_name") == LICENSE_NAME
+        and match[2].lstrip("\n").startswith(CARD_OPENING)
+    )
 
 
 # --- the card's text ------------------------------------------------------------------------------
@@ -241,9 +279,7 @@ def _body(infos: Mapping[str, datasets.DatasetInfo], previews: list[str], repo_i
     preview_lines = "\n\n".join(f"**{n}**\n\n![{n}: originals and tiny versions]({preview_path(n)})" for n in previews)
 
     return f"""
-# ImageNet-tiny
-
-ImageNet, small: the images, classes and splits of the ILSVRC 2012 classification-localization challenge,
+{CARD_OPENING} the images, classes and splits of the ILSVRC 2012 classification-localization challenge,
 downscaled to tiny sizes (8x8 to 64x64, or any other), in grayscale or sRGB, with all 1000 classes or a
 subset, with the ground-truth boxes mapped into tiny-image coordinates. Each variant is a named config.
 

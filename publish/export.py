@@ -12,6 +12,11 @@
 and ``publish.hub`` uploads the same layout. Exporting another config into an existing DIR adds it and
 leaves the others as they are; exporting a config again replaces its shards.
 
+Export replaces only what an earlier export wrote (``publish.folder``): a ``README.md``, a preview or a
+folder named as a config that it did not write is an :class:`~publish.folder.OverwriteError` naming it,
+raised before any build, unless ``force``. Folders and files get the umask's modes; each is written under
+a hidden staging name and renamed into place when whole, and what a killed export left is removed by the next.
+
 Assembling the layout from elsewhere (the SLURM ``finalize`` step, say, whose shards were built by separate
 jobs) takes three calls, each independent of how the data were built::
 
@@ -28,9 +33,9 @@ jobs) takes three calls, each independent of how the data were built::
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Mapping, Optional, Sequence, Union
 
@@ -46,12 +51,22 @@ from datasets.utils.py_utils import convert_file_size_to_int
 from PIL import Image
 
 from builder.config import parse_config_name
-from publish.card import ExportLayoutError, is_config_name, preview_path, shard_name, write_card
+from publish.card import (
+    CARD_FILENAME, SHARD_PATTERN, ExportLayoutError, check_card, config_shards, exported_configs, is_config_name,
+    is_generated_card, preview_path, shard_name, write_card,
+)
+from publish.folder import (
+    OverwriteError, check_replaceable, check_replaceable_folder, locked, naming, remove_stale_staging, replace_folder,
+    staging_folder, write_file,
+)
 from publish.preview import builder_preview
 
 DEFAULT_MAX_SHARD_SIZE = datasets.config.MAX_SHARD_SIZE  # "500MB", as push_to_hub
 
-__all__ = ["DEFAULT_MAX_SHARD_SIZE", "export", "export_builder", "write_card", "write_config", "write_preview"]
+__all__ = [
+    "DEFAULT_MAX_SHARD_SIZE", "OverwriteError", "check_export", "export", "export_builder", "write_card", "write_config",
+    "write_preview",
+]
 
 
 def write_config(
@@ -60,13 +75,15 @@ def write_config(
     out_dir: Union[str, os.PathLike],
     *,
     max_shard_size: Union[int, str] = DEFAULT_MAX_SHARD_SIZE,
+    force: bool = False,
 ) -> list[str]:
     """Write one config's splits as ``out_dir/CONFIG/SPLIT-XXXXX-of-YYYYY.parquet``, replacing any earlier shards.
 
     Shards are contiguous runs of rows, each of at most ``max_shard_size`` of Arrow data (as ``push_to_hub``
     cuts them); files referenced by path (images, say) are embedded. The shards are written beside the
     folder first and swapped in at the end, so an interrupted export leaves the previous shards whole.
-    Returns the written paths, relative to ``out_dir``. Call :func:`write_card` afterwards.
+    A ``CONFIG`` folder holding anything but shards is an :class:`~publish.folder.OverwriteError`, unless
+    ``force``. Returns the written paths, relative to ``out_dir``. Call :func:`write_card` afterwards.
     """
     if not is_config_name(config):
         parse_config_name(config)  # explains the grammar if the name does not fit it at all
@@ -78,23 +95,41 @@ def write_config(
     if any(f != first for f in features.values()):
         raise ExportLayoutError(f"the splits of {config} have different features: {sorted(features)}")
     max_bytes = convert_file_size_to_int(max_shard_size)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    # A hidden sibling folder: neither a config for the card nor a data file for load_dataset.
-    staging = Path(tempfile.mkdtemp(prefix=f".{config}.", suffix=".partial", dir=out_dir))
-    written = []
-    try:
-        for split, dataset in splits.items():
-            for name in _write_split(dataset, split, staging, max_bytes):
-                written.append(f"{config}/{name}")
-        final = out_dir / config
-        if final.exists():
-            shutil.rmtree(final)
-        staging.rename(final)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
+    with locked(out_dir) as out_dir:
+        # Any config's: a killed export's staging folders can be large.
+        remove_stale_staging(out_dir, is_config_name)
+        check_config_folder(out_dir, config, force=force)
+        # A hidden sibling folder: neither a config for the card nor a data file for load_dataset.
+        staging = staging_folder(out_dir / config)
+        written = []
+        try:
+            for split, dataset in splits.items():
+                for name in _write_split(dataset, split, staging, max_bytes):
+                    written.append(f"{config}/{name}")
+            replace_folder(staging, out_dir / config)
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging)
     return written
+
+
+def check_config_folder(out_dir: Union[str, os.PathLike], config: str, *, force: bool = False) -> None:
+    """Raise :class:`~publish.folder.OverwriteError` if ``out_dir/CONFIG`` is there and holds anything but shards."""
+    check_replaceable_folder(out_dir, config, recognised=lambda path: SHARD_PATTERN.fullmatch(path.name) is not None,
+                             force=force)
+
+
+def check_preview(out_dir: Union[str, os.PathLike], config: str, *, force: bool = False) -> None:
+    """Raise :class:`~publish.folder.OverwriteError` if the config's preview is there and export did not write it.
+
+    In a folder exported before there was a manifest, a preview is export's when the card export wrote links to it.
+    """
+
+    def linked_from_the_card(_: Path) -> bool:
+        card = Path(out_dir) / CARD_FILENAME
+        return is_generated_card(card) and f"]({preview_path(config)})" in card.read_text(encoding="utf-8")
+
+    check_replaceable(out_dir, preview_path(config), recognised=linked_from_the_card, force=force)
 
 
 def _write_split(dataset: datasets.Dataset, split: str, folder: Path, max_bytes: int) -> list[str]:
@@ -103,7 +138,8 @@ def _write_split(dataset: datasets.Dataset, split: str, folder: Path, max_bytes:
     names = []
     for index in range(count):
         name = shard_name(split, index, count)
-        write_parquet(dataset.shard(num_shards=count, index=index, contiguous=True), folder / name)
+        with naming(folder / name):
+            write_parquet(dataset.shard(num_shards=count, index=index, contiguous=True), folder / name)
         names.append(name)
     return names
 
@@ -134,16 +170,26 @@ def write_parquet(dataset: datasets.Dataset, path: Path) -> None:
             writer.write_table(embed_table_storage(batch))
 
 
-def write_preview(image: Image.Image, config: str, out_dir: Union[str, os.PathLike]) -> str:
-    """Save a config's preview picture as ``out_dir/previews/CONFIG.png``; returns that path relative to ``out_dir``."""
-    path = Path(out_dir) / preview_path(config)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    image.save(path, format="PNG", optimize=False)
+def write_preview(image: Image.Image, config: str, out_dir: Union[str, os.PathLike], *, force: bool = False) -> str:
+    """Save a config's preview picture as ``out_dir/previews/CONFIG.png``; returns that path relative to ``out_dir``.
+
+    A picture there that export did not write is an :class:`~publish.folder.OverwriteError`, unless ``force``.
+    """
+    png = io.BytesIO()
+    image.save(png, format="PNG", optimize=False)
+    with locked(out_dir) as out_dir:
+        check_preview(out_dir, config, force=force)
+        (out_dir / preview_path(config)).parent.mkdir(exist_ok=True)
+        write_file(out_dir, preview_path(config), png.getvalue())
     return preview_path(config)
 
 
 def export_builder(
-    builder, out_dir: Union[str, os.PathLike], *, max_shard_size: Union[int, str] = DEFAULT_MAX_SHARD_SIZE
+    builder,
+    out_dir: Union[str, os.PathLike],
+    *,
+    max_shard_size: Union[int, str] = DEFAULT_MAX_SHARD_SIZE,
+    force: bool = False,
 ) -> list[str]:
     """Write a finished build's shards and preview into ``out_dir`` (not the card); returns the paths written."""
     config = builder.config
@@ -153,8 +199,8 @@ def export_builder(
             f"{config.name} was built with options its name does not record "
             f"(resample={config.resample!r}, classes={config.classes}): only default variants can be exported"
         )
-    written = write_config(builder.as_dataset(), config.name, out_dir, max_shard_size=max_shard_size)
-    written.append(write_preview(builder_preview(builder), config.name, out_dir))
+    written = write_config(builder.as_dataset(), config.name, out_dir, max_shard_size=max_shard_size, force=force)
+    written.append(write_preview(builder_preview(builder), config.name, out_dir, force=force))
     return written
 
 
@@ -167,11 +213,13 @@ def export(
     num_proc: Optional[int] = None,
     max_shard_size: Union[int, str] = DEFAULT_MAX_SHARD_SIZE,
     repo_id: Optional[str] = None,
+    force: bool = False,
 ) -> dict[str, list[str]]:
     """Build each config (reusing a finished build) and export it into ``out_dir``, then regenerate the card.
 
     Returns the paths written per config, relative to ``out_dir``. ``repo_id`` only fills the card's
-    loading snippet.
+    loading snippet. ``force``: replace a card, previews and config folders that export did not write
+    (otherwise an :class:`~publish.folder.OverwriteError` before any build).
     """
     from imagenet_tiny import prepare_variant
 
@@ -180,9 +228,24 @@ def export(
         if not is_config_name(name):
             parse_config_name(name)
             raise ExportLayoutError(f"{name!r} is not a canonical config name (leave out '-crop', the default)")
+    check_export(out_dir, config_names, force=force)
     written = {}
     for name in config_names:
         builder = prepare_variant(name, os.fspath(data_dir), cache_dir=cache_dir, num_proc=num_proc)
-        written[name] = export_builder(builder, out_dir, max_shard_size=max_shard_size)
-        write_card(out_dir, repo_id=repo_id)  # after each config, so that the card never lags what DIR holds
+        written[name] = export_builder(builder, out_dir, max_shard_size=max_shard_size, force=force)
+        write_card(out_dir, repo_id=repo_id, force=force)  # after each config, so that the card never lags what DIR holds
     return written
+
+
+def check_export(out_dir: Union[str, os.PathLike], config_names: Sequence[str], *, force: bool = False) -> None:
+    """Raise :class:`~publish.folder.OverwriteError` if exporting ``config_names`` would replace what export did not write.
+
+    The writers check again as they write; this says it before the (long) builds, as it says that a folder
+    of another config, which the card would list, is not one (an :class:`ExportLayoutError`).
+    """
+    for name in config_names:
+        check_config_folder(out_dir, name, force=force)
+        check_preview(out_dir, name, force=force)
+    check_card(out_dir, force=force)
+    for name in set(exported_configs(out_dir)) - set(config_names):
+        config_shards(out_dir, name)

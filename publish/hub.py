@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import os
 import shutil
 import tempfile
@@ -38,6 +37,7 @@ from huggingface_hub.utils.sha import git_hash
 
 from publish.card import CARD_FILENAME, card_infos, is_config_name, preview_path, write_card
 from publish.export import DEFAULT_MAX_SHARD_SIZE, export
+from publish.folder import file_sha256
 
 REPO_TYPE = "dataset"
 COMMIT_ATTEMPTS = 3  # a failed commit is safe to retry: files already committed are skipped as no-ops
@@ -239,14 +239,6 @@ def _carried_configs(
     return carried, {name for name in carried if preview_path(name) in remote}
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _change(work: Path, path: str, remote: dict[str, RemoteFile]) -> FileChange:
     local = work / path
     size = local.stat().st_size
@@ -254,7 +246,7 @@ def _change(work: Path, path: str, remote: dict[str, RemoteFile]) -> FileChange:
     if there is None:
         return FileChange(path, "new", size)
     if there.sha256 is not None:
-        same = there.size == size and there.sha256 == _file_sha256(local)
+        same = there.size == size and there.sha256 == file_sha256(local)
     else:
         same = there.blob_id == git_hash(local.read_bytes())
     return FileChange(path, "unchanged" if same else "changed", size)

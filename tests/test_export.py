@@ -18,6 +18,7 @@ from builder.synthetic import write_synthetic_source
 from imagenet_tiny import ImageNetTiny, prepare_variant
 from publish.card import ExportLayoutError, config_info, variant_row, write_card
 from publish.export import export, write_config, write_preview
+from publish.folder import LOCK_FILENAME, MANIFEST_FILENAME
 from publish.preview import draw_preview, preview_size
 
 CLI = str(Path(sys.executable).with_name("imagenet-tiny"))
@@ -74,7 +75,8 @@ def test_load_dataset_of_the_export_equals_the_build(exported, source, cache_dir
 
 def test_layout(exported):
     files = sorted(str(p.relative_to(exported)) for p in exported.rglob("*") if p.is_file())
-    expected = ["README.md"]
+    # The manifest of what export wrote, and the lock that one export at a time holds (publish.folder).
+    expected = ["README.md", MANIFEST_FILENAME, LOCK_FILENAME]
     for config in CONFIGS:
         expected += [f"{config}/train-00000-of-00001.parquet", f"{config}/validation-00000-of-00001.parquet",
                      f"previews/{config}.png"]

@@ -18,6 +18,7 @@ import pytest
 from builder.shards import SHARDS_DIR, ShardPlan, share
 from builder.synthetic import write_synthetic_source
 from imagenet_tiny import prepare_variant
+from publish.folder import LOCK_FILENAME, MANIFEST_FILENAME
 from slurm_cluster import SlurmCluster, missing_binaries
 
 CLI = str(Path(sys.executable).with_name("imagenet-tiny"))
@@ -71,7 +72,8 @@ def test_shards_assemble_into_the_single_build(source, single, tmp_path):
     assert f"shard 1 of 3 of {CONFIG} was finished already (train: 10 examples): nothing to do" in again.stdout
     result = run("slurm", CONFIG, "--data-dir", str(source), "--output", str(out), "--num-shards", "3", "--finalize")
     assert f"Assembled 3 shards of {CONFIG} into {out}" in result.stdout and "No image was skipped." in result.stdout
-    assert sorted(p.name for p in out.iterdir()) == [SHARDS_DIR, CONFIG, "README.md", "previews"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [SHARDS_DIR, MANIFEST_FILENAME, LOCK_FILENAME, CONFIG, "README.md", "previews"])
     assert_equals_single(out, single, tmp_path / "loaded")
 
 
