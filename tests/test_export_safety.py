@@ -222,12 +222,13 @@ def test_a_killed_export_is_cleaned_up_by_the_next(tmp_path, source, cache_dir):
     """A real kill -9 during the shards' writing, then an export that must finish and leave no staging."""
     out = tmp_path / "out"
     code = (
-        "import os, signal, datasets\n"
-        "real = datasets.Dataset.to_parquet\n"
-        "def killed(self, path, *a, **k):\n"
-        "    real(self, path, *a, **k)\n"
+        "import os, signal\n"
+        "import publish.export\n"
+        "real = publish.export.write_parquet\n"
+        "def killed(dataset, path):\n"
+        "    real(dataset, path)\n"
         "    os.kill(os.getpid(), signal.SIGKILL)\n"
-        "datasets.Dataset.to_parquet = killed\n"
+        "publish.export.write_parquet = killed\n"
         "from publish.export import export\n"
         f"export([{CONFIG!r}], {str(source)!r}, {str(out)!r}, cache_dir={cache_dir!r})\n"
     )

@@ -235,7 +235,8 @@ def test_a_publish_that_cannot_finish_fails_clearly_and_a_rerun_completes(hub, e
 def test_republishing_with_other_shards_deletes_the_stale_ones(hub, env, source, cache_dir, tmp_path):
     repo_id = "alice/reshard"
     assert publish(env, source, cache_dir, repo_id, C1, extra=["--max-shard-size", "4KB"]).returncode == 0
-    assert f"{C1}/train-00002-of-00003.parquet" in hub.state.files(repo_id)
+    many = sorted(p for p in hub.state.files(repo_id) if p.startswith(f"{C1}/train-"))
+    assert len(many) > 2
     # The commit fails once after it landed: the retry must not try to delete the shards again.
     hub.state.faults[:] = [Fault("POST", rf"^/api/datasets/{repo_id}/commit/", "lost", times=1)]
     try:
@@ -243,7 +244,7 @@ def test_republishing_with_other_shards_deletes_the_stale_ones(hub, env, source,
     finally:
         hub.state.faults.clear()
     assert result.returncode == 0, result.stderr
-    assert f"delete           {C1}/train-00002-of-00003.parquet" in result.stdout and "retrying" in result.stdout
+    assert f"delete           {many[-1]}" in result.stdout and "retrying" in result.stdout
     titles = [c.title for c in hub.state.repo(repo_id).history()]
     assert titles.count(f"Update {C1}") == 1, titles  # the retry found the work done: no second commit
     assert sorted(p for p in hub.state.files(repo_id) if p.startswith(C1)) == [
