@@ -449,12 +449,12 @@ def check_inputs(predictions: typing.Any, references: typing.Any, one_image: boo
         )
     if len(predictions) == 0:
         raise ValueError("there are no images to score: predictions and references are empty")
-    for i, guesses in enumerate(predictions):
-        if not _is_list(guesses):
-            raise ValueError(
-                f"{_image_name('predictions', i, one_image)} = {_shown(guesses)}: "
-                "each prediction is the list of the image's ranked guesses, best first"
-            )
+    bad = _first_not_list(predictions)
+    if bad is not None:
+        raise ValueError(
+            f"{_image_name('predictions', bad, one_image)} = {_shown(predictions[bad])}: "
+            "each prediction is the list of the image's ranked guesses, best first"
+        )
     if not _is_list(references[0]):
         form = f"in {INPUT_FORMS['labels']} form (references[0] is a label) every"
         bad = _first_bad_label(references)
@@ -472,12 +472,12 @@ def check_inputs(predictions: typing.Any, references: typing.Any, one_image: boo
                 f"{_label_problem(flat[bad])}; {form} guess is a label"
             )
         return "labels"
-    for i, objects in enumerate(references):
-        if not _is_list(objects):
-            raise ValueError(
-                f"{_image_name('references', i, one_image)} = {_shown(objects)}: in {INPUT_FORMS['boxes']} "
-                "form (references[0] is a list) every reference is the list of the image's objects"
-            )
+    bad = _first_not_list(references)
+    if bad is not None:
+        raise ValueError(
+            f"{_image_name('references', bad, one_image)} = {_shown(references[bad])}: in {INPUT_FORMS['boxes']} "
+            "form (references[0] is a list) every reference is the list of the image's objects"
+        )
     for column, rows, what in (("predictions", predictions, "guess"), ("references", references, "object")):
         flat = [entry for row in rows for entry in row]
         bad = _first_bad_entry(flat, what)
@@ -490,6 +490,13 @@ def check_inputs(predictions: typing.Any, references: typing.Any, one_image: boo
 def _is_list(value: typing.Any) -> bool:
     """A list, tuple or array: what holds an image's guesses or objects, or a box."""
     return hasattr(value, "__len__") and hasattr(value, "__getitem__") and not isinstance(value, (str, bytes, dict))
+
+
+def _first_not_list(rows: typing.Sequence[typing.Any]) -> typing.Optional[int]:
+    """Position of the first row that is not a list, or None."""
+    if set(map(type, rows)) <= {list, tuple}:
+        return None
+    return next((i for i, row in enumerate(rows) if not _is_list(row)), None)
 
 
 def _image_name(column: str, image: int, one_image: bool) -> str:
@@ -563,7 +570,7 @@ def _entry_problem(entry: typing.Any, what: str) -> typing.Optional[str]:
 def _first_bad_entry(entries: typing.List[typing.Any], what: str) -> typing.Optional[typing.Tuple[int, str]]:
     """Position of the first entry that is not a guess or object, and why; None when all are."""
     try:
-        if all(type(entry) is dict and len(entry) == 2 for entry in entries):
+        if set(map(type, entries)) <= {dict} and set(map(len, entries)) <= {2}:
             boxes = np.asarray([entry["bbox"] for entry in entries]).reshape(-1, 4)
             if (
                 boxes.shape[0] == len(entries)
