@@ -19,7 +19,7 @@ import pytest
 import cli
 from builder.classes import read_class_table
 from builder.sources import SourceLayoutError, open_source
-from builder.sources import annotations
+from builder.sources import annotations as annotation_files
 from builder.sources.annotations import AnnotationError, read_solution_csv, read_voc_xml
 from metrics.devkit_files import (
     EvaluationFileError,
@@ -245,7 +245,7 @@ def test_a_kaggle_field_longer_than_csv_allows(ilsvrc_dir, tmp_path, labels):
 
 
 def test_a_field_past_the_raised_limit_is_a_located_error(tmp_path, labels, monkeypatch):
-    monkeypatch.setattr(annotations, "KAGGLE_FIELD_LIMIT", 1000)
+    monkeypatch.setattr(annotation_files, "KAGGLE_FIELD_LIMIT", 1000)
     write(tmp_path / "sub.csv", f"ImageId,PredictionString\nILSVRC2012_val_00000001,{'n01751748 ' * 200}\n")
     with pytest.raises(EvaluationFileError, match=r"sub.csv, line 2: not a CSV row \(field larger than field limit"):
         read_predictions(tmp_path / "sub.csv", labels, [1])
@@ -413,6 +413,15 @@ def test_batches_in_two_forms_and_single_examples(clsloc):
         clsloc.add(prediction=[1, 1.5], reference=1)
     clsloc.add(prediction=[2], reference=2)
     assert clsloc.compute(max_guesses=2)["cls_error"] == [0.5, 0.0]
+
+
+def test_the_checks_take_numpy_arrays_where_lists_go(clsloc):
+    box = np.array([0.0, 0.0, 9.0, 9.0])
+    predictions = [[{"label": np.array(1), "bbox": box}, {"label": np.int32(2), "bbox": box + 1}]]
+    references = [[{"label": 2, "bbox": np.array([1, 1, 10, 10])}]]
+    assert clsloc.compute(predictions=predictions, references=references, max_guesses=2)["clsloc_error"] == [1.0, 0.0]
+    labels = clsloc.compute(predictions=[np.array([3, 1]), np.array([1, 2])], references=np.array([1, 2]), max_guesses=2)
+    assert labels["cls_error"] == [1.0, 0.0]
 
 
 # ----------------------------------------------------------------------------- encodings, BOMs, headers

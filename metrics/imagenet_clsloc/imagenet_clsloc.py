@@ -521,6 +521,8 @@ def _shown(value: typing.Any, limit: int = 80) -> str:
 
 def _label_problem(value: typing.Any) -> typing.Optional[str]:
     """Why ``value`` is not a label, or None: labels are integers; a float only when it is a whole number."""
+    if getattr(value, "shape", None) == () and hasattr(value, "item"):  # a 0-d array or tensor
+        value = value.item()
     if isinstance(value, (bool, np.bool_)):
         return "a label is an integer, not a bool"
     if isinstance(value, (float, np.floating)) and not float(value).is_integer():  # also NaN and infinities
@@ -541,6 +543,7 @@ def _first_bad_label(values: typing.Sequence[typing.Any]) -> typing.Optional[int
 
 def _box_problem(box: typing.Any) -> typing.Optional[str]:
     """Why ``box`` is not a box, or None."""
+    box = box.tolist() if hasattr(box, "tolist") else box  # an array or tensor
     if (
         not _is_list(box)
         or len(box) != 4
