@@ -42,12 +42,14 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="class table mapping WNIDs and ILSVRC2014_IDs: meta_clsloc.mat (or .tsv) or LOC_synset_mapping.txt",
     )
     parser.add_argument("--filelist", help="original image number of each line, for a subset (imagenet-tiny subset)")
-    parser.add_argument("--max-guesses", type=_positive_int, default=5, help="guesses scored per image (default 5)")
+    parser.add_argument(
+        "--max-guesses", type=_positive_int, default=5, help="guesses scored per image (default 5, at most 1000)"
+    )
     parser.add_argument(
         "--guesses",
         choices=("labels", "boxes"),
         help="layout of a devkit prediction file: labels alone, or 'label xmin ymin xmax ymax' per guess "
-        "(default: boxes when the ground truth has them)",
+        "(default: the one layout the file reads in; an error asks for this option when it reads in both)",
     )
     parser.add_argument("--json", action="store_true", help="print the metric's results as JSON, at full precision")
     parser.set_defaults(run=run_evaluate)

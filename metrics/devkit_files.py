@@ -10,14 +10,22 @@ Kaggle: ``ImageId,PredictionString`` CSVs whose strings are ``wnid xmin ymin xma
 submissions and ``LOC_val_solution.csv``), or WNIDs alone for a classification submission.
 
 Box coordinates are inclusive integer pixel positions of the original image, as ImageNet annotates them.
-Every reader reports the file and line of the first problem; nothing is skipped silently.
+Every reader reports the file and line of the first problem; nothing is skipped silently. Files are UTF-8
+(a BOM is allowed); a Kaggle header may be in any case. Guesses past ``max_guesses`` are checked but not
+kept, so that memory stays (images x max_guesses) whatever the length of a line.
+
+A devkit prediction file's layout, labels alone or ``label xmin ymin xmax ymax`` per guess, is given by
+``guesses`` or inferred: the file is read both ways, and the one reading that succeeds is used (with a
+note saying why the other failed). Labels alone fails on a token that is not a class ID (a coordinate
+0, 1001 or 12.5, say); boxes fails on a line whose count of numbers is not a multiple of 5, a label
+position that is not a class ID or a box that is not one (xmax < xmin). When both readings succeed the
+file is ambiguous: an error asks for ``guesses``. When neither does, the error gives both reasons.
 """
 
 from __future__ import annotations
 
 import csv
 import dataclasses
-import math
 import os
 import re
 from typing import Iterable, Optional, Sequence
@@ -25,14 +33,22 @@ from typing import Iterable, Optional, Sequence
 import numpy as np
 
 from builder.classes import WNID_PATTERN, ClassTable
-from builder.sources.annotations import read_voc_xml
-from metrics.imagenet_clsloc.imagenet_clsloc import pad_guesses
+from builder.sources.annotations import (
+    KAGGLE_HEADER,
+    Box,
+    excerpt,
+    kaggle_rows,
+    parse_box,
+    read_voc_xml,
+    utf8_lines,
+)
+from metrics.imagenet_clsloc.imagenet_clsloc import DEFAULT_MAX_GUESSES, check_max_guesses, pad_guesses
 
-KAGGLE_HEADER = ("ImageId", "PredictionString")
-IMAGE_ID_PATTERN = re.compile(r"ILSVRC2012_val_(\d{8})")
+IMAGE_ID_PATTERN = re.compile(r"ILSVRC2012_val_([0-9]{8})")
+WHOLE_NUMBER_PATTERN = re.compile(r"[0-9]+")  # ASCII: str.isdigit() also takes '²' and other scripts' digits
+MAX_IMAGE_NUMBER = 99_999_999  # ImageIds have 8 digits
 NUM_DEVKIT_CLASSES = 1000  # ILSVRC2014_IDs 1..1000 are the CLS-LOC classes
-
-Box = tuple[float, float, float, float]
+GUESS_LAYOUTS = {"labels": "labels alone", "boxes": "'label xmin ymin xmax ymax' guesses"}
 
 
 class EvaluationFileError(ValueError):
@@ -49,7 +65,7 @@ def image_number(name: str, where: str = "") -> int:
     match = IMAGE_ID_PATTERN.fullmatch(name)
     if match is None or int(match[1]) == 0:
         raise EvaluationFileError(
-            f"{where or 'image id'}: {name!r} is not a validation ImageId like ILSVRC2012_val_00000001"
+            f"{where or 'image id'}: {excerpt(name)!r} is not a validation ImageId like ILSVRC2012_val_00000001"
         )
     return int(match[1])
 
@@ -83,7 +99,9 @@ class LabelSpace:
                 "pass the devkit's meta_clsloc.mat (or meta_clsloc.tsv) as the class table"
             )
         known = "the class table's ILSVRC2014_IDs" if self.table is not None else f"1..{NUM_DEVKIT_CLASSES}"
-        raise EvaluationFileError(f"{where}: {token!r} is not a known class: labels must be ILSVRC2014_IDs in {known}")
+        raise EvaluationFileError(
+            f"{where}: {excerpt(token)!r} is not a known class: labels must be ILSVRC2014_IDs in {known}"
+        )
 
     def name(self, label: int) -> str:
         """How files write ``label``: its WNID with a class table, else its ILSVRC2014_ID."""
@@ -97,7 +115,7 @@ class LabelSpace:
             )
         label = self._by_wnid.get(token)
         if label is None:
-            raise EvaluationFileError(f"{where}: {token!r} is not a class of {self.table.source}")
+            raise EvaluationFileError(f"{where}: {excerpt(token)!r} is not a class of {self.table.source}")
         return label
 
 
@@ -117,17 +135,23 @@ class GroundTruth:
 
 @dataclasses.dataclass(frozen=True)
 class Predictions:
-    """Ranked guesses of N images, padded to K columns; ``boxes`` is None for labels only."""
+    """Ranked guesses of N images, padded to K <= max_guesses columns; ``boxes`` is None for labels only."""
 
     labels: np.ndarray  # (N, K)
     num_guesses: np.ndarray  # (N,)
     boxes: Optional[np.ndarray] = None  # (N, K, 4)
+    notes: tuple[str, ...] = ()  # what a reader of the results should know, e.g. how the layout was inferred
 
 
 def is_kaggle_csv(path: str | os.PathLike) -> bool:
-    """Whether a file starts with Kaggle's ``ImageId,PredictionString`` header."""
-    with open(path, encoding="utf-8") as f:
-        return f.readline().strip().replace(" ", "").startswith(",".join(KAGGLE_HEADER))
+    """Whether a file is a Kaggle CSV: its first field is ``ImageId``, in any case, after a BOM if any.
+
+    The readers check the rest of the header, so that a near miss is an error about the header, not a
+    devkit file that fails on line 1.
+    """
+    with open(path, "rb") as f:
+        first = f.readline(256).decode("utf-8", "replace").removeprefix("\ufeff")
+    return first.split(",")[0].strip().lower() == KAGGLE_HEADER[0].lower()
 
 
 # ----------------------------------------------------------------------------------------------- readers
@@ -189,45 +213,37 @@ def read_predictions(
     path: str | os.PathLike,
     labels: LabelSpace,
     image_numbers: Sequence[int],
-    devkit_boxes: bool,
+    *,
+    guesses: Optional[str] = None,
+    max_guesses: int = DEFAULT_MAX_GUESSES,
 ) -> Predictions:
     """A devkit or Kaggle prediction file for the given images (in their order).
 
-    ``devkit_boxes`` says whether a devkit file's guesses are ``label xmin ymin xmax ymax`` (True) or
-    labels alone; the two cannot be told apart from the numbers. Kaggle guesses are told apart by
-    their WNIDs: a file has boxes for every guess or for none.
+    ``guesses`` ("labels" or "boxes") is the layout of a devkit file; None infers it, and fails where
+    the file reads both ways (see the module's docstring). Kaggle guesses are told apart by their WNIDs:
+    a file has boxes for every guess or for none. Only the first ``max_guesses`` guesses of each image
+    are kept; the others are checked and read past.
     """
+    max_guesses = check_max_guesses(max_guesses)
+    check_guess_layout(guesses)
+    notes: tuple[str, ...] = ()
     if is_kaggle_csv(path):
-        _, rows = _read_kaggle_rows(path, labels, image_numbers, boxes=None, every_row=True)
+        _, rows = _read_kaggle_rows(path, labels, image_numbers, boxes=None, every_row=True, max_guesses=max_guesses)
     else:
-        lines = _read_lines(path)
-        _image_numbers_for(lines, path, image_numbers, "prediction")
-        step = 5 if devkit_boxes else 1
-        rows = []
-        for n, line in enumerate(lines, 1):
-            where = f"{path}, line {n}"
-            tokens = line.split()
-            if len(tokens) % step:
-                raise EvaluationFileError(
-                    f"{where}: {len(tokens)} numbers, not a whole number of guesses 'label xmin ymin xmax ymax' "
-                    "(for labels alone, use --guesses labels)"
-                )
-            rows.append(
-                [
-                    (
-                        labels.of_id(tokens[i], where),
-                        _parse_box(tokens[i + 1 : i + 5], f"{where}, guess {i // 5 + 1}") if devkit_boxes else None,
-                    )
-                    for i in range(0, len(tokens), step)
-                ]
-            )
-    guesses = [guess for row in rows for guess in row]
-    boxes = [box for _, box in guesses]
-    has_boxes = bool(guesses) and boxes[0] is not None
+        rows, notes = _read_devkit_predictions(path, labels, image_numbers, guesses, max_guesses)
+    flat = [guess for row in rows for guess in row]
+    boxes = [box for _, box in flat]
+    has_boxes = bool(flat) and boxes[0] is not None
     padded_labels, padded_boxes, counts = pad_guesses(
-        [len(row) for row in rows], [label for label, _ in guesses], boxes if has_boxes else None
+        [len(row) for row in rows], [label for label, _ in flat], boxes if has_boxes else None
     )
-    return Predictions(padded_labels, counts, padded_boxes)
+    return Predictions(padded_labels, counts, padded_boxes, notes)
+
+
+def check_guess_layout(guesses: Optional[str]) -> None:
+    """``guesses``, the layout of a devkit prediction file, is "labels", "boxes" or None (inferred)."""
+    if guesses is not None and guesses not in GUESS_LAYOUTS:
+        raise ValueError(f"guesses must be 'labels' or 'boxes', got {guesses!r} (None infers it from the file)")
 
 
 def read_blacklist(path: str | os.PathLike, num_images: int) -> np.ndarray:
@@ -238,7 +254,7 @@ def read_blacklist(path: str | os.PathLike, num_images: int) -> np.ndarray:
 
 def read_filelist(path: str | os.PathLike) -> np.ndarray:
     """A file list (``imagenet-tiny subset``): the original 1-based image number of each evaluated image."""
-    return _read_numbers(path, "validation image number", 1, None)
+    return _read_numbers(path, "validation image number", 1, MAX_IMAGE_NUMBER)
 
 
 def read_class_list(path: str | os.PathLike) -> list[str]:
@@ -291,20 +307,20 @@ def write_kaggle_csv(path: str | os.PathLike, image_ids: Sequence[str], predicti
 
 
 def _read_lines(path: str | os.PathLike) -> list[str]:
-    with open(path, encoding="utf-8") as f:
-        return f.read().splitlines()
+    with open(path, "rb") as f:
+        return [line.rstrip("\r\n") for line in utf8_lines(f, str(path), EvaluationFileError)]
 
 
-def _read_numbers(path: str | os.PathLike, what: str, low: int, high: Optional[int]) -> np.ndarray:
+def _read_numbers(path: str | os.PathLike, what: str, low: int, high: int) -> np.ndarray:
     """One integer per line in ``low..high``, no repeats: blacklists and file lists."""
     numbers: list[int] = []
     first_line: dict[int, int] = {}
     for n, line in enumerate(_read_lines(path), 1):
         token = line.strip()
-        if not token.isdigit():
-            raise EvaluationFileError(f"{path}, line {n}: expected one {what} per line, got {token!r}")
+        if not WHOLE_NUMBER_PATTERN.fullmatch(token):
+            raise EvaluationFileError(f"{path}, line {n}: expected one {what} per line, got {excerpt(token)!r}")
         number = int(token)
-        if number < low or (high is not None and number > high):
+        if number < low or number > high:
             raise EvaluationFileError(f"{path}, line {n}: {what} {number} is out of range {low}..{high}")
         if number in first_line:
             raise EvaluationFileError(f"{path}, line {n}: {what} {number} repeats line {first_line[number]}")
@@ -329,18 +345,69 @@ def _image_numbers_for(
 
 def _parse_box(tokens: Sequence[str], where: str) -> Box:
     try:
-        box = tuple(float(t) for t in tokens)
-    except ValueError:
-        raise EvaluationFileError(f"{where}: box {' '.join(tokens)!r} must be four numbers") from None
-    if len(box) != 4 or not all(math.isfinite(v) for v in box):
-        raise EvaluationFileError(f"{where}: box {' '.join(tokens)!r} must be four finite numbers")
-    if box[2] < box[0] or box[3] < box[1]:
-        raise EvaluationFileError(f"{where}: box {' '.join(tokens)!r} has xmax < xmin or ymax < ymin")
-    return box  # type: ignore[return-value]
+        return parse_box(tokens)
+    except ValueError as error:
+        raise EvaluationFileError(f"{where}: {error}") from None
 
 
 def _format_box(box: Sequence[float]) -> str:
     return " ".join(str(int(v)) if float(v).is_integer() else repr(float(v)) for v in box)
+
+
+def _read_devkit_predictions(
+    path: str | os.PathLike,
+    labels: LabelSpace,
+    image_numbers: Sequence[int],
+    guesses: Optional[str],
+    max_guesses: int,
+) -> tuple[list[list[tuple[int, Optional[Box]]]], tuple[str, ...]]:
+    """The guesses of each line in the layout given, or in the only layout that reads (with a note saying so)."""
+    lines = _read_lines(path)
+    _image_numbers_for(lines, path, image_numbers, "prediction")
+    if guesses is not None:
+        return _devkit_guesses(lines, path, labels, guesses, max_guesses), ()
+    readings, failures = {}, {}
+    for layout in GUESS_LAYOUTS:
+        try:
+            readings[layout] = _devkit_guesses(lines, path, labels, layout, max_guesses)
+        except EvaluationFileError as error:
+            failures[layout] = str(error).removeprefix(f"{path}, ")  # "line n: ..."
+    if len(readings) == 1:
+        ((layout, rows),) = readings.items()
+        ((other, why),) = failures.items()
+        return rows, (f"{path}: read as {GUESS_LAYOUTS[layout]} (not as {GUESS_LAYOUTS[other]}: {why})",)
+    if readings:
+        raise EvaluationFileError(
+            f"{path}: every line reads both as {GUESS_LAYOUTS['labels']} and as {GUESS_LAYOUTS['boxes']}, "
+            "which score differently: say which with --guesses labels or --guesses boxes (guesses= in Python)"
+        )
+    raise EvaluationFileError(
+        f"{path} reads neither as {GUESS_LAYOUTS['boxes']} ({failures['boxes']}) "
+        f"nor as {GUESS_LAYOUTS['labels']} ({failures['labels']})"
+    )
+
+
+def _devkit_guesses(
+    lines: Sequence[str], path: str | os.PathLike, labels: LabelSpace, layout: str, max_guesses: int
+) -> list[list[tuple[int, Optional[Box]]]]:
+    """Each line's guesses in ``layout``: the first ``max_guesses`` kept, every one checked."""
+    step = 5 if layout == "boxes" else 1
+    rows = []
+    for n, line in enumerate(lines, 1):
+        where = f"{path}, line {n}"
+        tokens = line.split()
+        if len(tokens) % step:
+            raise EvaluationFileError(
+                f"{where}: {len(tokens)} numbers, not a whole number of guesses 'label xmin ymin xmax ymax'"
+            )
+        row = []
+        for i in range(0, len(tokens), step):
+            label = labels.of_id(tokens[i], where)
+            box = _parse_box(tokens[i + 1 : i + 5], f"{where}, guess {i // 5 + 1}") if step == 5 else None
+            if len(row) < max_guesses:
+                row.append((label, box))
+        rows.append(row)
+    return rows
 
 
 def _parse_kaggle_string(text: str, labels: LabelSpace, where: str) -> list[tuple[int, Optional[Box]]]:
@@ -348,7 +415,7 @@ def _parse_kaggle_string(text: str, labels: LabelSpace, where: str) -> list[tupl
     tokens = text.split()
     starts = [i for i, token in enumerate(tokens) if WNID_PATTERN.fullmatch(token)] + [len(tokens)]
     if tokens and starts[0] != 0:
-        raise EvaluationFileError(f"{where}: expected a WNID like n01440764 first, got {tokens[0]!r}")
+        raise EvaluationFileError(f"{where}: expected a WNID like n01440764 first, got {excerpt(tokens[0])!r}")
     guesses = []
     for g, (start, stop) in enumerate(zip(starts, starts[1:]), 1):
         numbers = tokens[start + 1 : stop]
@@ -368,30 +435,27 @@ def _read_kaggle_rows(
     image_numbers: Optional[Sequence[int]],
     boxes: Optional[bool],
     every_row: bool,
+    max_guesses: Optional[int] = None,
 ) -> tuple[np.ndarray, list[list[tuple[int, Optional[Box]]]]]:
     """Rows of a Kaggle CSV by image: ``(image numbers, guesses or objects of each)``.
 
     ``boxes``: True, every entry needs a box (ground truth); None, all entries or none have one.
     With ``image_numbers`` there must be a row for each of those images, and, with ``every_row``
     (predictions), no other row: a ground truth may cover more images than a subset evaluates.
-    Without ``image_numbers``: all rows, by image number.
+    Without ``image_numbers``: all rows, by image number. ``max_guesses``: keep only the first so many
+    entries of a row (the others are checked all the same).
     """
     by_number: dict[int, tuple[int, list]] = {}
     with_box = without_box = None  # first (line, guess) of each kind, to report a mixed file
-    with open(path, encoding="utf-8", newline="") as f:
-        reader = csv.reader(f)
-        next(reader)
-        for row in reader:
-            n = reader.line_num
+    with open(path, "rb") as f:
+        for n, name, text in kaggle_rows(f, str(path), EvaluationFileError):
             where = f"{path}, line {n}"
-            if len(row) != 2:
-                raise EvaluationFileError(f"{where}: expected 'ImageId,PredictionString', got {len(row)} fields")
-            number = image_number(row[0].strip(), where)
+            number = image_number(name.strip(), where)
             if number in by_number:
-                raise EvaluationFileError(f"{where}: {row[0]} repeats line {by_number[number][0]}")
-            entries = _parse_kaggle_string(row[1], labels, where)
+                raise EvaluationFileError(f"{where}: {name} repeats line {by_number[number][0]}")
+            entries = _parse_kaggle_string(text, labels, where)
             if boxes and not entries:
-                raise EvaluationFileError(f"{where}: {row[0]} has no ground-truth object")
+                raise EvaluationFileError(f"{where}: {name} has no ground-truth object")
             for g, (_, box) in enumerate(entries, 1):
                 if box is None:
                     if boxes:
@@ -399,7 +463,7 @@ def _read_kaggle_rows(
                     without_box = without_box or (n, g)
                 else:
                     with_box = with_box or (n, g)
-            by_number[number] = (n, entries)
+            by_number[number] = (n, entries[:max_guesses])
     if with_box and without_box:
         raise EvaluationFileError(
             f"{path}: line {without_box[0]}, guess {without_box[1]} has no box but line {with_box[0]}, "

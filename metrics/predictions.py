@@ -26,7 +26,7 @@ from metrics.devkit_files import (
     write_kaggle_csv,
     write_lines,
 )
-from metrics.imagenet_clsloc.imagenet_clsloc import invalid_boxes
+from metrics.imagenet_clsloc.imagenet_clsloc import invalid_boxes, invalid_labels
 
 REQUIRED_COLUMNS = ("image_id", "original_width", "original_height")
 
@@ -66,12 +66,15 @@ def prediction_rows(
     if len(labels) != len(dataset):
         raise ValueError(f"{len(labels)} predictions for a dataset of {len(dataset)} examples: give one per example")
     counts = np.array([len(row) for row in labels], dtype=np.int64)
-    flat_labels = np.array([label for row in labels for label in row], dtype=np.int64)
-    bad = np.flatnonzero((flat_labels < 0) | (flat_labels >= len(names)))
+    given = np.asarray([label for row in labels for label in row])
+    bad = np.flatnonzero(invalid_labels(given))  # 1.9 is refused here, not truncated to 1
+    if bad.size == 0:
+        flat_labels = given.astype(np.int64)
+        bad = np.flatnonzero((flat_labels < 0) | (flat_labels >= len(names)))
     if bad.size:
         image, guess = _locate(int(bad[0]), counts)
         raise ValueError(
-            f"labels[{image}][{guess}] = {flat_labels[bad[0]]} "
+            f"labels[{image}][{guess}] = {given[bad[0]].item()!r} "
             f"is not a class index of the dataset (0..{len(names) - 1})"
         )
 

@@ -10,13 +10,14 @@ from builder.classes import read_class_table
 from metrics.devkit_files import (
     LabelSpace,
     attach_boxes,
+    check_guess_layout,
     read_blacklist,
     read_boxes,
     read_filelist,
     read_ground_truth,
     read_predictions,
 )
-from metrics.imagenet_clsloc.imagenet_clsloc import clsloc_errors
+from metrics.imagenet_clsloc.imagenet_clsloc import DEFAULT_MAX_GUESSES, check_max_guesses, clsloc_errors
 
 PathLike = str | os.PathLike
 
@@ -39,28 +40,28 @@ def score_files(
     blacklist: Optional[PathLike] = None,
     meta: Optional[PathLike] = None,
     filelist: Optional[PathLike] = None,
-    max_guesses: int = 5,
+    max_guesses: int = DEFAULT_MAX_GUESSES,
     guesses: Optional[str] = None,
 ) -> FileScore:
     """Classification (and, with boxes on both sides, localization) errors of a prediction file.
 
-    ``guesses`` ("labels" or "boxes") says how a devkit prediction file is laid out; by default it has
-    boxes when the ground truth does (``boxes`` given, or a Kaggle ground truth). ``meta`` is the class
+    ``guesses`` ("labels" or "boxes") says how a devkit prediction file is laid out; by default it is
+    inferred from the file, and an error asks for it where the file reads both ways (see
+    :mod:`metrics.devkit_files`). ``meta`` is the class
     table (meta_clsloc.mat/.tsv or LOC_synset_mapping.txt) that WNIDs and mixed files need;
     ``filelist`` names the original images of a subset's lines (``imagenet-tiny subset``).
     """
-    if guesses not in (None, "labels", "boxes"):
-        raise ValueError(f"guesses must be 'labels' or 'boxes', got {guesses!r}")
+    max_guesses = check_max_guesses(max_guesses)  # before reading anything
+    check_guess_layout(guesses)
     labels = LabelSpace(read_class_table(meta) if meta is not None else None)
     image_numbers = read_filelist(filelist) if filelist is not None else None
     truth = read_ground_truth(ground_truth, labels, image_numbers)
     if boxes is not None:
         truth = attach_boxes(truth, read_boxes(boxes, labels, truth.image_numbers), boxes, labels)
-    devkit_boxes = truth.boxes is not None if guesses is None else guesses == "boxes"
-    guessed = read_predictions(predictions, labels, truth.image_numbers, devkit_boxes)
+    guessed = read_predictions(predictions, labels, truth.image_numbers, guesses=guesses, max_guesses=max_guesses)
     blacklisted = read_blacklist(blacklist, truth.num_images) if blacklist is not None else None
 
-    notes = []
+    notes = list(guessed.notes)
     localize = truth.boxes is not None and guessed.boxes is not None
     if truth.boxes is not None and guessed.boxes is None:
         notes.append("the predictions have no boxes: classification error only")

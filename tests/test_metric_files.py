@@ -135,7 +135,7 @@ def test_devkit_ground_truth_against_a_file_list_of_another_length(tmp_path, lab
 
 def test_devkit_predictions_with_boxes_ragged(tmp_path, labels):
     path = write(tmp_path / "pred.txt", "1 0 0 9 9 3 1.5 2 3.5 4\n\n2 5 5 5 5\n")
-    predictions = read_predictions(path, labels, [1, 2, 3], devkit_boxes=True)
+    predictions = read_predictions(path, labels, [1, 2, 3], guesses="boxes")
     assert predictions.num_guesses.tolist() == [2, 0, 1]
     assert predictions.labels[0].tolist() == [KIT_FOX, GOLDFISH] and predictions.labels[2, 0] == TENCH
     assert predictions.boxes[0].tolist() == [[0, 0, 9, 9], [1.5, 2, 3.5, 4]]
@@ -143,7 +143,7 @@ def test_devkit_predictions_with_boxes_ragged(tmp_path, labels):
 
 
 def test_devkit_predictions_labels_alone(tmp_path, labels):
-    predictions = read_predictions(write(tmp_path / "pred.txt", "1 2 3\n3\n"), labels, [1, 2], devkit_boxes=False)
+    predictions = read_predictions(write(tmp_path / "pred.txt", "1 2 3\n3\n"), labels, [1, 2], guesses="labels")
     assert predictions.labels.tolist() == [[KIT_FOX, TENCH, GOLDFISH], [GOLDFISH, 0, 0]]
     assert predictions.num_guesses.tolist() == [3, 1] and predictions.boxes is None
 
@@ -185,7 +185,7 @@ def test_devkit_predictions_labels_alone(tmp_path, labels):
 )
 def test_devkit_prediction_errors(tmp_path, labels, text, boxes, message):
     with pytest.raises(EvaluationFileError, match=message):
-        read_predictions(write(tmp_path / "pred.txt", text), labels, [1, 2, 3], devkit_boxes=boxes)
+        read_predictions(write(tmp_path / "pred.txt", text), labels, [1, 2, 3], guesses="boxes" if boxes else "labels")
 
 
 def test_blacklist_and_file_list(tmp_path):
@@ -239,10 +239,10 @@ def test_kaggle_predictions(tmp_path, labels):
         tmp_path / "sub.csv",
         "ImageId,PredictionString\nILSVRC2012_val_00000002,n01443537 n01440764\nILSVRC2012_val_00000001,\n",
     )
-    predictions = read_predictions(path, labels, [1, 2], devkit_boxes=True)  # devkit_boxes only concerns devkit files
+    predictions = read_predictions(path, labels, [1, 2], guesses="boxes")  # guesses only concerns devkit files
     assert predictions.num_guesses.tolist() == [0, 2]
     assert predictions.labels[1].tolist() == [GOLDFISH, TENCH] and predictions.boxes is None
-    with_boxes = read_predictions(write(tmp_path / "loc.csv", SOLUTION), labels, [2, 1], devkit_boxes=False)
+    with_boxes = read_predictions(write(tmp_path / "loc.csv", SOLUTION), labels, [2, 1], guesses="labels")
     assert with_boxes.labels.tolist() == [[TENCH, TENCH], [KIT_FOX, 0]]
     assert with_boxes.boxes[1, 0].tolist() == [1, 2, 3, 4]
 
@@ -298,7 +298,7 @@ HEADER = "ImageId,PredictionString\n"
 )
 def test_kaggle_prediction_errors(tmp_path, labels, text, message):
     with pytest.raises(EvaluationFileError, match=message):
-        read_predictions(write(tmp_path / "sub.csv", text), labels, [1, 2], devkit_boxes=True)
+        read_predictions(write(tmp_path / "sub.csv", text), labels, [1, 2], guesses="boxes")
 
 
 def test_kaggle_ground_truth_needs_boxes(tmp_path, labels):
@@ -350,7 +350,7 @@ def test_xml_errors(tmp_path, labels):
         read_boxes(folder, labels, [1])
     voc(folder / "ILSVRC2012_val_00000001.xml", [("n01440764", (5, 0, 4, 9))])
     with pytest.raises(
-        ValueError, match=r"ILSVRC2012_val_00000001.xml, object 1: box \(5, 0, 4, 9\) has xmax < xmin"
+        ValueError, match=r"ILSVRC2012_val_00000001.xml, object 1: box '5 0 4 9' has xmax < xmin"
     ):
         read_boxes(folder, labels, [1])
     with pytest.raises(
@@ -564,11 +564,14 @@ def test_prediction_files_round_trip_on_real_boxes(ilsvrc_dir, tmp_path):
     write_devkit_predictions(
         tmp_path / "shifted.txt", prediction_rows(dataset, labels, shifted, "64x48-sRGB-full-squash"), table
     )
+    # Every number of this file is an ILSVRC2014_ID (no coordinate is 0 or past 1000): it reads as labels
+    # alone too, so the layout must be given.
     score = score_files(
         tmp_path / "shifted.txt",
         tmp_path / "gt.txt",
         boxes=ilsvrc_dir / "LOC_val_solution.csv",
         meta=ilsvrc_dir / "meta_clsloc.tsv",
         filelist=tmp_path / "filelist.txt",
+        guesses="boxes",
     )
     assert score.results["cls_error"] == [0.0] * 5 and score.results["clsloc_error"] == [1.0] * 5

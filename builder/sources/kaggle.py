@@ -64,7 +64,7 @@ class KaggleSource(Source):
         raise ValueError(f"unknown split {split!r}")
 
     def _solution(self, name: str, keep=None) -> dict:
-        with self.open_text(name) as f:
+        with self.files.open(name) as f:
             return read_solution_csv(self.path(name), keep, f)
 
     def _train_boxes(self, wnids: Sequence[str]) -> dict:

@@ -16,7 +16,9 @@
 Self-contained so that ``evaluate.load("metrics/imagenet_clsloc")`` works from the path alone: only the
 standard library, numpy, datasets and evaluate are imported, one import per line (evaluate 0.4 parses
 imports line by line). :func:`clsloc_errors` is the whole computation, vectorised over images; the
-metric class only converts its two input forms to arrays.
+metric class only converts its two input forms to arrays. Every check of what a caller passes is in the
+"input checks" section at the end: :func:`check_inputs` for the list forms, the array checks for
+:func:`clsloc_errors`.
 """
 
 import typing
@@ -64,8 +66,9 @@ Args:
     references (`list`): per image, the ground-truth label (`int`) for classification only, or the list of
         every ground-truth object of the image, `{"label": int, "bbox": [xmin, ymin, xmax, ymax]}`, with
         localization. An image's ground-truth labels are the distinct labels of its objects.
-    max_guesses (`int`): number of guesses scored, 5 by default; guesses past it are ignored, as the devkit
-        does.
+        A label given as a float must be a whole number (2.0 counts as 2; 1.9 is an error, never truncated).
+    max_guesses (`int`): number of guesses scored, 5 by default and at most 1000 (the number of ILSVRC
+        classes); guesses past it are ignored, as the devkit does.
     blacklist (`list` of `int`): 0-based positions of images left out of the localization error (the
         devkit's blacklist file lists the same images 1-based). Default: none.
     box_convention (`str`): "devkit" (default: inclusive integer pixels, +1 widths) or "continuous"
@@ -115,6 +118,10 @@ Examples:
 
 BOX_CONVENTIONS = ("devkit", "continuous")
 IOU_THRESHOLD = 0.5  # eval_clsloc.m: a guess fails when its overlap is < 0.50
+DEFAULT_MAX_GUESSES = 5  # the devkit scores 5 guesses
+# The arrays are (images x max_guesses): a cap keeps a typo (10**9) an error, not an allocation. More
+# guesses than there are ILSVRC classes cannot be needed.
+MAX_GUESSES_LIMIT = 1000
 
 
 def pad_guesses(
@@ -131,7 +138,7 @@ def pad_guesses(
     width = int(counts.max(initial=0))
     valid = np.arange(width) < counts[:, None]
     padded_labels = np.zeros(valid.shape, dtype=np.int64)
-    padded_labels[valid] = np.asarray(labels, dtype=np.int64).reshape(-1)
+    padded_labels[valid] = _integer_array(labels, "labels", ndim=1)
     padded_boxes = None
     if boxes is not None:
         padded_boxes = np.zeros(valid.shape + (4,), dtype=np.float64)
@@ -173,7 +180,7 @@ def clsloc_errors(
     gt_boxes: typing.Any = None,
     gt_images: typing.Any = None,
     num_guesses: typing.Any = None,
-    max_guesses: int = 5,
+    max_guesses: int = DEFAULT_MAX_GUESSES,
     blacklist: typing.Any = None,
     box_convention: str = "devkit",
 ) -> typing.Dict[str, typing.Any]:
@@ -186,7 +193,7 @@ def clsloc_errors(
         gt_boxes: (O, 4) box of each ground-truth object.
         gt_images: (O,) 0-based image of each object; default: object i belongs to image i (O == N).
         num_guesses: (N,) how many guesses of each row are real (the rest is padding); default: all K.
-        max_guesses: guesses past this many are ignored.
+        max_guesses: guesses past this many are ignored; 1 .. MAX_GUESSES_LIMIT.
         blacklist: 0-based images left out of the localization error.
         box_convention: "devkit" (inclusive pixels, +1 widths) or "continuous".
 
@@ -194,7 +201,7 @@ def clsloc_errors(
         ``cls_error`` (and ``clsloc_error`` with boxes): lists whose entry k-1 is the error with k
         guesses, and ``top1_error``, ``top5_error``, ``top1_clsloc_error``, ``top5_clsloc_error``.
     """
-    max_guesses = _check_max_guesses(max_guesses)
+    max_guesses = check_max_guesses(max_guesses)
     _check_convention(box_convention)
     pred_labels = _integer_array(pred_labels, "pred_labels", ndim=2)
     num_images = pred_labels.shape[0]
@@ -280,17 +287,6 @@ def _image_label_order(images: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return np.lexsort((labels, images))
 
 
-def _check_max_guesses(max_guesses: typing.Any) -> int:
-    if isinstance(max_guesses, bool) or not isinstance(max_guesses, (int, np.integer)) or max_guesses < 1:
-        raise ValueError(f"max_guesses must be a positive integer, got {max_guesses!r}")
-    return int(max_guesses)
-
-
-def _check_convention(box_convention: typing.Any) -> None:
-    if box_convention not in BOX_CONVENTIONS:
-        raise ValueError(f"box_convention must be one of {', '.join(BOX_CONVENTIONS)}, got {box_convention!r}")
-
-
 def _first_true(matrix: np.ndarray, never: int) -> np.ndarray:
     """Index of the first True in each row, ``never`` where the row has none."""
     if matrix.shape[1] == 0:
@@ -319,58 +315,6 @@ def _mean_error(
     return [float(error) for error in per_image.sum(axis=0) / count]
 
 
-def _integer_array(values: typing.Any, name: str, ndim: int) -> np.ndarray:
-    array = np.asarray(values)
-    if array.size == 0:
-        array = array.astype(np.int64)
-    if array.ndim != ndim:
-        raise ValueError(f"{name} must be a {ndim}-dimensional array, got shape {array.shape}")
-    if not np.issubdtype(array.dtype, np.integer):
-        raise ValueError(f"{name} must hold integer labels, got {array.dtype} values")
-    return array.astype(np.int64, copy=False)
-
-
-def _box_array(values: typing.Any, name: str, shape: typing.Tuple[int, ...]) -> np.ndarray:
-    try:
-        array = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must hold numbers [xmin, ymin, xmax, ymax]") from None
-    if array.size == 0 and 0 in shape:
-        array = array.reshape(shape)  # an empty list has shape (0,) whatever it stands for
-    if array.shape != shape:
-        raise ValueError(f"{name} must have shape {shape}, got {array.shape}")
-    return array
-
-
-def _blacklist_mask(blacklist: typing.Any, num_images: int) -> np.ndarray:
-    mask = np.zeros(num_images, dtype=bool)
-    if blacklist is None or len(blacklist) == 0:
-        return mask
-    positions = _integer_array(blacklist, "blacklist", ndim=1)
-    outside = positions[(positions < 0) | (positions >= num_images)]
-    if outside.size:
-        raise ValueError(
-            f"blacklist entry {outside[0]} is outside the images 0..{num_images - 1} (blacklist positions are 0-based)"
-        )
-    unique, counts = np.unique(positions, return_counts=True)
-    if (counts > 1).any():
-        raise ValueError(f"blacklist lists image {unique[counts > 1][0]} more than once")
-    mask[positions] = True
-    return mask
-
-
-def _check_boxes(boxes: np.ndarray, name: str, where: np.ndarray) -> None:
-    """Reject what :func:`invalid_boxes` finds, naming the first."""
-    bad = invalid_boxes(boxes)
-    if bad.any():
-        first = int(np.flatnonzero(bad)[0])
-        index = "".join(f"[{i}]" for i in where[first])
-        raise ValueError(
-            f"{name}{index} = {boxes[first].tolist()} is not a box: coordinates must be finite, "
-            f"with xmin <= xmax and ymin <= ymax; {int(bad.sum())} such box(es) in all"
-        )
-
-
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
 class ImagenetClsloc(evaluate.Metric):
     """ILSVRC classification-with-localization error (the devkit's eval_clsloc.m)."""
@@ -395,30 +339,46 @@ class ImagenetClsloc(evaluate.Metric):
             ],
         )
 
-    def _infer_feature_from_example(self, example: dict) -> datasets.Features:
-        # evaluate only catches ValueError and TypeError while trying each input form; a guess without
-        # "bbox" raises KeyError (an int where a dict belongs, AttributeError): a crash that explains nothing.
-        try:
-            return super()._infer_feature_from_example(example)
-        except (AttributeError, KeyError):
-            raise ValueError(
-                "predictions and references match neither input form: classification "
-                "(predictions=[[label, ...], ...], references=[label, ...]) nor localization "
-                '(predictions=[[{"label": l, "bbox": [xmin, ymin, xmax, ymax]}, ...], ...], '
-                'references=[[{"label": l, "bbox": [...]}, ...], ...]); every guess and object needs both keys'
-            ) from None
+    # The inputs are checked before evaluate stores them: its own errors name no image, its int64
+    # encoding truncates a label of 1.9 to 1, and a compute that fails halfway leaves its state behind.
+
+    def compute(self, *, predictions: typing.Any = None, references: typing.Any = None, **kwargs: typing.Any):
+        """The errors of ``predictions`` (with those added before) against ``references``; checked first."""
+        check_keywords(**{k: v for k, v in kwargs.items() if k in ("max_guesses", "box_convention")})
+        return super().compute(predictions=predictions, references=references, **kwargs)
+
+    def add_batch(self, *, predictions: typing.Any = None, references: typing.Any = None, **kwargs: typing.Any):
+        """Add the guesses and ground truth of a batch of images, once checked."""
+        self._check_same_form(check_inputs(predictions, references))
+        super().add_batch(predictions=predictions, references=references, **kwargs)
+
+    def add(self, *, prediction: typing.Any = None, reference: typing.Any = None, **kwargs: typing.Any):
+        """Add the guesses and ground truth of one image, once checked."""
+        self._check_same_form(check_inputs([prediction], [reference], one_image=True))
+        super().add(prediction=prediction, reference=reference, **kwargs)
+
+    def _check_same_form(self, form: str) -> None:
+        """Inputs added earlier chose evaluate's input form; these must have the same."""
+        chosen = self.selected_feature_format
+        if chosen is not None:
+            earlier = "labels" if isinstance(chosen["references"], datasets.Value) else "boxes"
+            if form != earlier:
+                raise ValueError(
+                    f"these inputs are in {INPUT_FORMS[form]} form but those added before were in "
+                    f"{INPUT_FORMS[earlier]} form: give every batch in one form"
+                )
 
     def _compute(
         self,
         predictions: typing.List[list],
         references: typing.List[typing.Any],
-        max_guesses: int = 5,
+        max_guesses: int = DEFAULT_MAX_GUESSES,
         blacklist: typing.Optional[typing.Sequence[int]] = None,
         box_convention: str = "devkit",
     ) -> typing.Dict[str, typing.Any]:
-        # evaluate has already checked that there are as many predictions as references.
-        # Guesses past max_guesses are ignored: drop them before building arrays.
-        max_guesses = _check_max_guesses(max_guesses)
+        # check_inputs has checked every image (add_batch). Guesses past max_guesses are ignored: drop
+        # them before building arrays.
+        max_guesses = check_max_guesses(max_guesses)
         guesses = [image[:max_guesses] for image in predictions]
         counts = [len(image) for image in guesses]
         flat = [guess for image in guesses for guess in image]
@@ -427,15 +387,13 @@ class ImagenetClsloc(evaluate.Metric):
             return clsloc_errors(labels, references, num_guesses=counts, max_guesses=max_guesses, blacklist=blacklist)
         objects = [obj for image in references for obj in image]
         labels, boxes, counts = pad_guesses(
-            counts,
-            [guess["label"] for guess in flat],
-            _boxes_of(flat, guesses, "predictions"),
+            counts, [guess["label"] for guess in flat], [guess["bbox"] for guess in flat]
         )
         return clsloc_errors(
             labels,
             [obj["label"] for obj in objects],
             pred_boxes=boxes,
-            gt_boxes=_boxes_of(objects, references, "references"),
+            gt_boxes=[obj["bbox"] for obj in objects],
             gt_images=np.repeat(np.arange(len(references)), [len(image) for image in references]),
             num_guesses=counts,
             max_guesses=max_guesses,
@@ -444,12 +402,264 @@ class ImagenetClsloc(evaluate.Metric):
         )
 
 
-def _boxes_of(items: typing.List[dict], per_image: typing.List[list], name: str) -> typing.List[list]:
-    """The "bbox" of every guess or object, or an error naming the first one without a label or box."""
-    boxes = [item.get("bbox") for item in items]
-    if any(box is None for box in boxes) or any(item.get("label") is None for item in items):
-        for i, image in enumerate(per_image):
-            for j, item in enumerate(image):
-                if item.get("bbox") is None or item.get("label") is None:
-                    raise ValueError(f'{name}[{i}][{j}] = {item}: every entry needs a "label" and a "bbox"')
-    return boxes
+# ----------------------------------------------------------------------------------------------- input checks
+# Everything a caller can get wrong is refused here, with a message that says what is wrong and where
+# (``predictions[3][1]``, ``gt_boxes[7]``). The usual, valid input costs one pass at C speed per column
+# (a set of types, a numpy conversion); items are walked one by one only to find the first bad one.
+
+INPUT_FORMS = {"labels": "classification (labels)", "boxes": "localization (labels with boxes)"}
+GUESS_KEYS = ("label", "bbox")
+_INT64_BOUND = 2.0**63  # labels are stored as int64
+
+
+def check_max_guesses(max_guesses: typing.Any) -> int:
+    """``max_guesses`` as an int: a positive integer, at most :data:`MAX_GUESSES_LIMIT`; else a ValueError."""
+    if isinstance(max_guesses, bool) or not isinstance(max_guesses, (int, np.integer)) or max_guesses < 1:
+        raise ValueError(f"max_guesses must be a positive integer, got {max_guesses!r}")
+    if max_guesses > MAX_GUESSES_LIMIT:
+        raise ValueError(
+            f"max_guesses must be at most {MAX_GUESSES_LIMIT}, the number of ILSVRC classes, got {max_guesses}"
+        )
+    return int(max_guesses)
+
+
+def check_keywords(max_guesses: typing.Any = DEFAULT_MAX_GUESSES, box_convention: typing.Any = "devkit") -> None:
+    """The keywords that need no inputs to check, checked before anything is stored."""
+    check_max_guesses(max_guesses)
+    _check_convention(box_convention)
+
+
+def _check_convention(box_convention: typing.Any) -> None:
+    if box_convention not in BOX_CONVENTIONS:
+        raise ValueError(f"box_convention must be one of {', '.join(BOX_CONVENTIONS)}, got {box_convention!r}")
+
+
+def check_inputs(predictions: typing.Any, references: typing.Any, one_image: bool = False) -> str:
+    """Check the metric's list inputs and return their form: "labels" (classification) or "boxes" (localization).
+
+    The form is that of ``references[0]``: a label, or a list of objects. Raises a ValueError naming the
+    first bad image, guess or object. ``one_image``: the lists hold the one image ``add`` was given.
+    """
+    for column, value in (("predictions", predictions), ("references", references)):
+        if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__len__"):
+            raise ValueError(f"{column} must be a list with one entry per image, got {_shown(value)}")
+    if len(predictions) != len(references):
+        raise ValueError(
+            f"{len(predictions)} predictions but {len(references)} references: give one of each per image"
+        )
+    if len(predictions) == 0:
+        raise ValueError("there are no images to score: predictions and references are empty")
+    bad = _first_not_list(predictions)
+    if bad is not None:
+        raise ValueError(
+            f"{_image_name('predictions', bad, one_image)} = {_shown(predictions[bad])}: "
+            "each prediction is the list of the image's ranked guesses, best first"
+        )
+    if not _is_list(references[0]):
+        form = f"in {INPUT_FORMS['labels']} form (references[0] is a label) every"
+        bad = _first_bad_label(references)
+        if bad is not None:
+            value = references[bad]
+            raise ValueError(
+                f"{_image_name('references', bad, one_image)} = {_shown(value)}: {_label_problem(value)}; "
+                f"{form} reference is one label"
+            )
+        flat = [guess for guesses in predictions for guess in guesses]
+        bad = _first_bad_label(flat)
+        if bad is not None:
+            raise ValueError(
+                f"{_entry_name('predictions', predictions, bad, one_image)} = {_shown(flat[bad])}: "
+                f"{_label_problem(flat[bad])}; {form} guess is a label"
+            )
+        return "labels"
+    bad = _first_not_list(references)
+    if bad is not None:
+        raise ValueError(
+            f"{_image_name('references', bad, one_image)} = {_shown(references[bad])}: in {INPUT_FORMS['boxes']} "
+            "form (references[0] is a list) every reference is the list of the image's objects"
+        )
+    for column, rows, what in (("predictions", predictions, "guess"), ("references", references, "object")):
+        flat = [entry for row in rows for entry in row]
+        bad = _first_bad_entry(flat, what)
+        if bad is not None:
+            index, problem = bad
+            raise ValueError(f"{_entry_name(column, rows, index, one_image)} = {_shown(flat[index])}: {problem}")
+    return "boxes"
+
+
+def _is_list(value: typing.Any) -> bool:
+    """A list, tuple or array: what holds an image's guesses or objects, or a box."""
+    return hasattr(value, "__len__") and hasattr(value, "__getitem__") and not isinstance(value, (str, bytes, dict))
+
+
+def _first_not_list(rows: typing.Sequence[typing.Any]) -> typing.Optional[int]:
+    """Position of the first row that is not a list, or None."""
+    if set(map(type, rows)) <= {list, tuple}:
+        return None
+    return next((i for i, row in enumerate(rows) if not _is_list(row)), None)
+
+
+def _image_name(column: str, image: int, one_image: bool) -> str:
+    """``predictions[3]``; for ``add``'s single image, ``prediction``."""
+    return column.removesuffix("s") if one_image else f"{column}[{image}]"
+
+
+def _entry_name(column: str, rows: typing.Sequence[typing.Any], flat_index: int, one_image: bool) -> str:
+    """``predictions[3][1]``: the name of the ``flat_index``-th entry of the ragged ``rows``."""
+    for image, row in enumerate(rows):
+        if flat_index < len(row):
+            return f"{_image_name(column, image, one_image)}[{flat_index}]"
+        flat_index -= len(row)
+    raise IndexError(flat_index)
+
+
+def _shown(value: typing.Any, limit: int = 80) -> str:
+    """``repr(value)``, cut for a message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _label_problem(value: typing.Any) -> typing.Optional[str]:
+    """Why ``value`` is not a label, or None: labels are integers; a float only when it is a whole number."""
+    if getattr(value, "shape", None) == () and hasattr(value, "item"):  # a 0-d array or tensor
+        value = value.item()
+    if isinstance(value, (bool, np.bool_)):
+        return "a label is an integer, not a bool"
+    if isinstance(value, (float, np.floating)) and not float(value).is_integer():  # also NaN and infinities
+        return "a label is an integer (a float only when it is a whole number, such as 2.0)"
+    if isinstance(value, (int, np.integer, float, np.floating)):
+        return None if -_INT64_BOUND <= value < _INT64_BOUND else "a label must fit in 64 bits"
+    return f"a label is an integer, not {type(value).__name__}"
+
+
+def _first_bad_label(values: typing.Sequence[typing.Any]) -> typing.Optional[int]:
+    """Position of the first value that is not a label, or None."""
+    kinds = set(map(type, values))
+    if all(issubclass(k, (int, np.integer)) and not issubclass(k, (bool, np.bool_)) for k in kinds):
+        if np.asarray(values).dtype.kind == "i":  # Python ints past int64 make an object or uint64 array
+            return None
+    return next((i for i, value in enumerate(values) if _label_problem(value) is not None), None)
+
+
+def _box_problem(box: typing.Any) -> typing.Optional[str]:
+    """Why ``box`` is not a box, or None."""
+    box = box.tolist() if hasattr(box, "tolist") else box  # an array or tensor
+    if (
+        not _is_list(box)
+        or len(box) != 4
+        or not all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) for v in box)
+    ):
+        return 'a "bbox" is 4 numbers [xmin, ymin, xmax, ymax]'
+    try:
+        if not invalid_boxes(np.asarray([box], dtype=np.float64))[0]:
+            return None
+    except OverflowError:
+        pass
+    return 'a "bbox" has finite coordinates with xmin <= xmax and ymin <= ymax'
+
+
+def _entry_problem(entry: typing.Any, what: str) -> typing.Optional[str]:
+    """Why ``entry`` is not a guess or object ``{"label": int, "bbox": [xmin, ymin, xmax, ymax]}``, or None."""
+    if not isinstance(entry, dict):
+        return (
+            f"in {INPUT_FORMS['boxes']} form (references[0] is a list) every {what} is a dict "
+            '{"label": int, "bbox": [xmin, ymin, xmax, ymax]}'
+        )
+    if set(entry) != set(GUESS_KEYS):
+        return f'a {what} has exactly the keys "label" and "bbox"; this one has {", ".join(map(repr, entry)) or "none"}'
+    return _label_problem(entry["label"]) or _box_problem(entry["bbox"])
+
+
+def _first_bad_entry(entries: typing.List[typing.Any], what: str) -> typing.Optional[typing.Tuple[int, str]]:
+    """Position of the first entry that is not a guess or object, and why; None when all are."""
+    try:
+        if set(map(type, entries)) <= {dict} and set(map(len, entries)) <= {2}:
+            boxes = np.asarray([entry["bbox"] for entry in entries]).reshape(-1, 4)
+            if (
+                boxes.shape[0] == len(entries)
+                and boxes.dtype.kind in "iuf"
+                and _first_bad_label([entry["label"] for entry in entries]) is None
+                and not invalid_boxes(boxes.astype(np.float64)).any()
+            ):
+                return None
+    except (KeyError, TypeError, ValueError):
+        pass  # the walk below finds the entry
+    for index, entry in enumerate(entries):
+        problem = _entry_problem(entry, what)
+        if problem is not None:
+            return index, problem
+    return None
+
+
+def invalid_labels(labels: np.ndarray) -> np.ndarray:
+    """Which entries of ``labels`` are not labels: labels are int64 integers, or floats that are whole numbers.
+
+    2.0 reads as 2; 1.9, NaN, a bool or a string is not a label (never truncated to one).
+    """
+    if labels.dtype.kind == "i":
+        return np.zeros(labels.shape, dtype=bool)
+    if labels.dtype.kind == "u":
+        return labels >= np.uint64(_INT64_BOUND)
+    if labels.dtype.kind == "f":
+        return ~np.isfinite(labels) | (labels != np.round(labels)) | (labels < -_INT64_BOUND) | (labels >= _INT64_BOUND)
+    if labels.dtype.kind == "O":
+        return np.array([_label_problem(v) is not None for v in labels.reshape(-1)], dtype=bool).reshape(labels.shape)
+    return np.ones(labels.shape, dtype=bool)
+
+
+def _integer_array(values: typing.Any, name: str, ndim: int) -> np.ndarray:
+    """``values`` as int64, or an error naming the first that :func:`invalid_labels` finds."""
+    array = np.asarray(values)
+    if array.size == 0:
+        array = array.astype(np.int64)
+    if array.ndim != ndim:
+        raise ValueError(f"{name} must be a {ndim}-dimensional array, got shape {array.shape}")
+    bad = invalid_labels(array)
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(
+            f"{name}{''.join(f'[{i}]' for i in where)} = {array[where].item()!r} is not an integer in the int64 range "
+            f"({int(bad.sum())} such value(s) in all); a float counts only when it is a whole number, such as 2.0"
+        )
+    return array.astype(np.int64, copy=False)
+
+
+def _box_array(values: typing.Any, name: str, shape: typing.Tuple[int, ...]) -> np.ndarray:
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{name} must hold numbers [xmin, ymin, xmax, ymax]") from None
+    if array.size == 0 and 0 in shape:
+        array = array.reshape(shape)  # an empty list has shape (0,) whatever it stands for
+    if array.shape != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {array.shape}")
+    return array
+
+
+def _blacklist_mask(blacklist: typing.Any, num_images: int) -> np.ndarray:
+    mask = np.zeros(num_images, dtype=bool)
+    if blacklist is None:
+        return mask
+    positions = _integer_array(blacklist, "blacklist", ndim=1)
+    outside = positions[(positions < 0) | (positions >= num_images)]
+    if outside.size:
+        raise ValueError(
+            f"blacklist entry {outside[0]} is outside the images 0..{num_images - 1} (blacklist positions are 0-based)"
+        )
+    unique, counts = np.unique(positions, return_counts=True)
+    if (counts > 1).any():
+        raise ValueError(f"blacklist lists image {unique[counts > 1][0]} more than once")
+    mask[positions] = True
+    return mask
+
+
+def _check_boxes(boxes: np.ndarray, name: str, where: np.ndarray) -> None:
+    """Reject what :func:`invalid_boxes` finds, naming the first."""
+    bad = invalid_boxes(boxes)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        index = "".join(f"[{i}]" for i in where[first])
+        raise ValueError(
+            f"{name}{index} = {boxes[first].tolist()} is not a box: coordinates must be finite, "
+            f"with xmin <= xmax and ymin <= ymax; {int(bad.sum())} such box(es) in all"
+        )
