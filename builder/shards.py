@@ -88,13 +88,18 @@ def share(images: dict[str, Sequence[Item]], index: int, count: int) -> dict[str
 def build_shard(plan: ShardPlan, index: int, *, num_proc: Optional[int] = None, strict: bool = False) -> dict:
     """Build shard ``index`` unless it is finished already; returns its completion marker.
 
-    ``"reused": True`` in the result says that nothing was built.
+    ``"reused": True`` in the result says that nothing was built. A strict run fails on a finished shard
+    that skipped images, as on any build.
     """
-    from imagenet_tiny import prepare_variant
+    from builder import report
+    from imagenet_tiny import CorruptImageError, prepare_variant
 
     marker = plan.marker(index)
     if marker is not None:
         if marker.get("source") == _download_state(plan):
+            failure = report.strict_failure(str((plan.folder(index) / marker["skipped_report"]).parent)) if strict else None
+            if failure:
+                raise CorruptImageError(failure)
             return {**marker, "reused": True}
         print(f"The download at {plan.data_dir} changed since shard {index} of {plan.num_shards} was built: building it anew")
     folder = plan.folder(index)

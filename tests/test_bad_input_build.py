@@ -195,6 +195,15 @@ def test_a_strict_run_fails_on_a_cached_build_that_skipped_images(sample_dir, il
     assert result.returncode == 2 and str(broken) in result.stderr and listed in result.stderr
 
 
+def test_a_strict_run_fails_on_a_finished_shard_that_skipped_images(sample_dir, ilsvrc_dir, tmp_path):
+    source = kaggle(tmp_path / "src", sample_dir, ilsvrc_dir)
+    broken = break_image(source)
+    shard = ["--data-dir", str(source.root), "--output", str(tmp_path / "out"), "--num-shards", "2", "--shard-index", "0"]
+    assert run_cli("generate", CONFIG, *shard).returncode == 0
+    result = run_cli("generate", CONFIG, *shard, "--strict")
+    assert result.returncode == 2 and "skipped 1 image(s)" in result.stderr and str(broken) in result.stderr
+
+
 # A build in a subprocess that dies as kill -9 would kill it (no clean-up at all) at its 7th image.
 KILLED_BUILD = """
 import os, sys
