@@ -24,7 +24,7 @@ from PIL import Image
 
 import imagenet_tiny
 from builder import report
-from builder.classes import SEED_FIVE_CLASSES
+from builder.classes import SEED_FIVE_CLASSES, ClassTableError, read_meta_clsloc
 from builder.config import ConfigNameError, ImageNetTinyConfig, parse_config_name
 from builder.shards import ShardError, ShardPlan, build_shard, shard_splits
 from builder.sources import SourceLayoutError, open_source
@@ -431,6 +431,15 @@ def test_config_names_take_ascii_digits_only(name):
 def test_class_lists_take_ascii_wnids_only():
     with pytest.raises(ConfigNameError, match="classes must be WNIDs"):
         ImageNetTinyConfig.from_name("8x8-gray-1", classes=["n٠١٤٤٠٧٦٤"])
+
+
+def test_the_devkit_class_table_takes_ascii_numbers_only(ilsvrc_dir, tmp_path):
+    lines = (ilsvrc_dir / "meta_clsloc.tsv").read_text().splitlines()
+    number, rest = lines[1].split("\t", 1)
+    lines[1] = "".join(chr(ord("٠") + int(d)) for d in number) + "\t" + rest
+    (tmp_path / "meta_clsloc.tsv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(ClassTableError, match="line 2: expected 'ILSVRC2014_ID<TAB>WNID<TAB>words'"):
+        read_meta_clsloc(tmp_path / "meta_clsloc.tsv")
 
 
 def test_devkit_ground_truth_takes_ascii_numbers_only(sample_dir, ilsvrc_dir, tmp_path):
