@@ -12,15 +12,16 @@ Config names follow ``{W}x{H}-{gray|sRGB}-{N|full}[-{crop|pad|squash}]``; see ``
 
 from __future__ import annotations
 
+import os
 from typing import Optional
 
 import datasets
 
-from builder import report
+from builder import cache, report, workers
 from builder.arrays import load_arrays
 from builder.classes import select_classes
 from builder.config import GRAMMAR, ConfigNameError, ImageNetTinyConfig, predefined_configs
-from builder.examples import Shard, shard_images, tiny_example, tiny_features
+from builder.examples import Shard, boxes_outside, shard_images, tiny_example, tiny_features
 from builder.shards import share
 from builder.sources import open_source
 from builder.transform import DECODE_ERRORS
@@ -54,14 +55,16 @@ _LICENSE = "ImageNet terms of access: non-commercial research and educational us
 
 
 class CorruptImageError(ValueError):
-    """An unreadable source image in a ``strict`` build."""
+    """An unreadable source image in a ``strict`` build, or a build that skipped one returned to a strict run."""
 
 
 class ImageNetTiny(datasets.GeneratorBasedBuilder):
     """Tiny variants of ImageNet, built from a local download given as ``data_dir``.
 
-    ``strict=True`` makes an unreadable image fail the build; by default it is skipped and listed in
-    ``skipped_images.csv`` beside the dataset.
+    A build is reused only for the same download: where it is (resolved) and what is there (a fingerprint
+    of the files it reads; ``builder.cache``). ``strict=True`` makes an unreadable image fail the build, and
+    a finished build that skipped one fail the run; by default unreadable images are skipped and listed
+    in ``skipped_images.csv`` beside the dataset (``builder.report``).
     """
 
     VERSION = datasets.Version(_VERSION)
@@ -78,14 +81,22 @@ class ImageNetTiny(datasets.GeneratorBasedBuilder):
         if config_name is None:
             raise ConfigNameError(f"ImageNetTiny needs a config name.\n\n{GRAMMAR}")
         config = ImageNetTinyConfig.from_name(config_name, version=self.VERSION, **config_kwargs)
-        return config, config_id or config.create_config_id(config_kwargs, custom_features=custom_features)
+        # The download is opened here, before _info, since the build's cache id depends on it; its class
+        # names (the ClassLabel) come from it too, and a wrong data_dir fails here, before any work starts.
+        self.source = open_source(config.data_dir)
+        wnids = select_classes(self.source.classes.wnids, config.num_classes, config.classes)
+        self.classes = self.source.classes.subset(wnids)
+        # Unlabelled test images cannot be filtered by class, so only the full configs have them.
+        self.splits = tuple(s for s in self.source.splits if s != "test" or config.num_classes is None)
+        self.origin = cache.BuildOrigin(
+            os.path.realpath(self.source.data_dir),
+            self.source.fingerprint(self.splits, self.classes.wnids),
+            variant=config.create_config_id(config_kwargs, custom_features=custom_features),
+        )
+        key = {**self.origin.key(), **({"shard": "{}-of-{}".format(*self.shard)} if self.shard else {})}
+        return config, config_id or config.create_config_id(config_kwargs, custom_features=custom_features, build_of=key)
 
     def _info(self) -> datasets.DatasetInfo:
-        # datasets calls this once, while constructing the builder: the class names (the ClassLabel) come
-        # from the user's download, and a wrong data_dir fails here, before any work starts.
-        self.source = open_source(self.config.data_dir)
-        wnids = select_classes(self.source.classes.wnids, self.config.num_classes, self.config.classes)
-        self.classes = self.source.classes.subset(wnids)
         return datasets.DatasetInfo(
             description=_DESCRIPTION,
             features=tiny_features(self.config, self.classes),
@@ -94,10 +105,17 @@ class ImageNetTiny(datasets.GeneratorBasedBuilder):
             license=_LICENSE,
         )
 
+    def download_and_prepare(self, *args, **kwargs) -> None:
+        """Build (workers end if this process is killed) or reuse; a strict run fails on a build that skipped images."""
+        with workers.exit_with_parent():
+            super().download_and_prepare(*args, **kwargs)
+        failure = report.strict_failure(self._output_dir) if self.strict else None
+        if failure:
+            raise CorruptImageError(failure)
+
     def _split_generators(self, dl_manager):
-        # Unlabelled test images cannot be filtered by class, so only the full configs have them.
-        splits = [s for s in self.source.splits if s != "test" or self.config.num_classes is None]
-        images = {split: self.source.images(split, self.classes.wnids) for split in splits}
+        images = {split: self.source.images(split, self.classes.wnids) for split in self.splits}
+        self._report_unlisted(images)
         if self.shard is not None:  # a shard holds the splits its share reaches into
             images = {split: part for split, part in share(images, *self.shard).items() if part}
         return [
@@ -105,25 +123,52 @@ class ImageNetTiny(datasets.GeneratorBasedBuilder):
             for split, split_images in images.items()
         ]
 
+    def _report_unlisted(self, images: dict) -> None:
+        """Report the files that the listing could not take as images (a sharded build: in its first shard)."""
+        unlisted = {
+            split: [report.SkippedImage(split, f.image_id, f.path, f.reason) for f in found.skipped]
+            for split, found in images.items()
+        }
+        every = [row for rows in unlisted.values() for row in rows]
+        if every and self.strict:
+            more = f" (and {len(every) - 1} more file(s) named as images)" if len(every) > 1 else ""
+            raise CorruptImageError(f"cannot read {every[0].path}: {every[0].reason}{more}")
+        if self.shard is None or self.shard[0] == 0:
+            for split, rows in unlisted.items():
+                report.write_part(self._output_dir, split, report.LISTING_PART, rows)
+
     def _generate_examples(self, shards: list[Shard]):
         for shard in shards:
-            skipped = []
+            rows = []
             for image in shard.images:
                 try:
                     example = tiny_example(image, self.config, self.classes)
                 except DECODE_ERRORS as error:
                     if self.strict:
                         raise CorruptImageError(f"cannot read {image.path}: {report.describe(error)}") from error
-                    skipped.append(report.SkippedImage(shard.split, image.image_id, image.path, report.describe(error)))
+                    rows.append(report.SkippedImage(shard.split, image.image_id, image.path, report.describe(error)))
                     continue
+                size = (example["original_width"], example["original_height"])
+                rows += [
+                    report.AdjustedBox(shard.split, image.image_id, image.path, " ".join(map(str, box)), fate)
+                    for box, fate in boxes_outside(image, size)
+                ]
                 yield image.image_id, example
-            report.write_part(self._output_dir, shard.split, shard.index, skipped)
+            report.write_part(self._output_dir, shard.split, shard.index, rows)
 
     def _download_and_prepare(self, dl_manager, verification_mode, **prepare_split_kwargs):
+        # _output_dir is datasets' DIR.incomplete here, which a killed build may have left behind.
+        build_dir = self._output_dir.removesuffix(".incomplete")
+        report.clear(self._output_dir)
+        builds_root = os.path.dirname(os.path.join(self._cache_dir_root, self._relative_data_dir(with_version=False)))
+        earlier = cache.changed_since(builds_root, self.origin, build_dir)
+        if earlier:
+            print(cache.changed_message(self.origin, earlier, build_dir))
         super()._download_and_prepare(dl_manager, verification_mode, **prepare_split_kwargs)
-        skipped = report.merge_parts(self._output_dir)
-        if skipped:
-            print(report.summary(skipped, self._output_dir.removesuffix(".incomplete")))
+        built = report.merge_parts(self._output_dir)
+        if built.skipped or built.boxes:
+            print(report.summary(built.skipped, build_dir, boxes=built.boxes))
+        cache.write_record(self._output_dir, self.origin)
 
 
 def prepare_variant(
@@ -138,9 +183,10 @@ def prepare_variant(
 ) -> ImageNetTiny:
     """Build a variant (or reuse a finished build of it) and return its builder.
 
-    ``shard=(index, count)`` builds only that share of the images (``builder.shards``). A failure while
-    writing (a strict build's unreadable image, say) is raised as its cause, which names the file,
-    rather than as datasets' generic ``DatasetGenerationError``.
+    ``strict=True`` fails on an unreadable image, and on a finished build that skipped one (built without
+    ``strict`` earlier). ``shard=(index, count)`` builds only that share of the images (``builder.shards``).
+    A failure while writing (a strict build's unreadable image, say) is raised as its cause, which names
+    the file, rather than as datasets' generic ``DatasetGenerationError``.
     """
     builder = ImageNetTiny(
         config_name=config_name, data_dir=data_dir, cache_dir=cache_dir, strict=strict, shard=shard, **config_kwargs

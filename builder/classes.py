@@ -21,7 +21,7 @@ from typing import BinaryIO, Iterable, Optional, Sequence, TextIO
 # The Matlab version's own five-class selection, kept so that its published numbers stay comparable.
 SEED_FIVE_CLASSES = ("n02676566", "n01773157", "n01622779", "n03452741", "n01944390")
 
-WNID_PATTERN = re.compile(r"n\d{8}")
+WNID_PATTERN = re.compile(r"n[0-9]{8}")  # ASCII digits only: \d would take any Unicode digit
 
 
 class ClassTableError(ValueError):
@@ -133,7 +133,7 @@ def read_meta_clsloc(path: str | os.PathLike, stream: Optional[BinaryIO] = None)
                 fields = line.rstrip("\n").split("\t")
                 if line_number == 1 and fields[0] == "ILSVRC2014_ID":
                     continue
-                if len(fields) != 3 or not fields[0].isdigit() or not WNID_PATTERN.fullmatch(fields[1]):
+                if len(fields) != 3 or not (fields[0].isascii() and fields[0].isdigit()) or not WNID_PATTERN.fullmatch(fields[1]):
                     raise ClassTableError(f"{path}, line {line_number}: expected 'ILSVRC2014_ID<TAB>WNID<TAB>words'")
                 rows.append((int(fields[0]), fields[1], fields[2]))
     return _from_rows(rows, path)

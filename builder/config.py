@@ -17,8 +17,10 @@ PREDEFINED_SIZES = (8, 16, 32, 64)
 PREDEFINED_CLASS_COUNTS: tuple[Optional[int], ...] = (5, 10, 100, None)  # None: all 1000
 MAX_SIZE = 1024
 
+# ASCII digits only: \d would take any Unicode digit ('８x８' or '١٠').
 NAME_PATTERN = re.compile(
-    r"(?P<width>[1-9]\d*)x(?P<height>[1-9]\d*)-(?P<color>gray|sRGB)-(?P<classes>[1-9]\d*|full)(?:-(?P<fit_mode>crop|pad|squash))?"
+    r"(?P<width>[1-9][0-9]*)x(?P<height>[1-9][0-9]*)-(?P<color>gray|sRGB)-(?P<classes>[1-9][0-9]*|full)"
+    r"(?:-(?P<fit_mode>crop|pad|squash))?"
 )
 
 GRAMMAR = """\
@@ -95,10 +97,17 @@ class ImageNetTinyConfig(datasets.BuilderConfig):
         kwargs.pop("name", None)
         return cls(name=config_name(**fields), **{**kwargs, **fields})
 
-    def create_config_id(self, config_kwargs: dict, custom_features: Optional[datasets.Features] = None) -> str:
-        # The name already encodes the name fields; only the other keywords make a variant.
-        extra = {k: v for k, v in config_kwargs.items() if k not in NAME_FIELDS}
-        return super().create_config_id(extra, custom_features=custom_features)
+    def create_config_id(
+        self,
+        config_kwargs: dict,
+        custom_features: Optional[datasets.Features] = None,
+        build_of: Optional[dict[str, str]] = None,
+    ) -> str:
+        """The cache id: the name, and a digest of the other keywords (which make a variant) and of
+        ``build_of``, what the build is made from (``ImageNetTiny`` gives the download's resolved path and
+        fingerprint; ``data_dir`` as typed would name another folder from another working directory)."""
+        extra = {k: v for k, v in config_kwargs.items() if k not in NAME_FIELDS and k != "data_dir"}
+        return super().create_config_id({**extra, **(build_of or {})}, custom_features=custom_features)
 
 
 def parse_config_name(name: str) -> dict[str, Any]:

@@ -9,9 +9,10 @@ import datasets
 
 from builder.classes import ClassTable
 from builder.config import ImageNetTinyConfig
-from builder.geometry import tiny_boxes
+from builder.geometry import INSIDE, source_box_fates, tiny_boxes
 from builder.sources import SourceImage
 from builder.png import encode_png
+from builder.sources.base import SourceBox
 from builder.transform import OUTPUT_MODES, tiny_image
 
 UNLABELLED = -1  # the test split has no labels
@@ -55,6 +56,15 @@ def tiny_example(image: SourceImage, config: ImageNetTinyConfig, classes: ClassT
         "original_width": tiny.original_size[0],
         "original_height": tiny.original_size[1],
     }
+
+
+def boxes_outside(image: SourceImage, size: tuple[int, int]) -> list[tuple[SourceBox, str]]:
+    """The image's annotation boxes that reach outside it (its ``size`` as decoded), each with what
+    :func:`tiny_example` made of it: ``clipped`` to the image, or ``dropped``."""
+    if not image.source_boxes:
+        return []
+    fates = source_box_fates(image.source_boxes, size)
+    return [(box, fate) for box, fate in zip(image.source_boxes, fates) if fate != INSIDE]
 
 
 @dataclasses.dataclass(frozen=True)

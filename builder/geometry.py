@@ -30,6 +30,7 @@ class Fit:
     source_region: Box
     target_region: Box
     target_size: tuple[int, int]
+    source_size: tuple[int, int]
 
     @property
     def scale(self) -> tuple[float, float]:
@@ -61,7 +62,7 @@ def fit_geometry(source_size: tuple[int, int], target_size: tuple[int, int], fit
         else:
             crop_w = h * W / H
             source = ((w - crop_w) / 2, 0.0, (w + crop_w) / 2, float(h))
-        return Fit(source, (0.0, 0.0, float(W), float(H)), (W, H))
+        return Fit(source, (0.0, 0.0, float(W), float(H)), (W, H), (w, h))
     if fit_mode == "pad":
         scale = min(W / w, H / h)
         # Whole tiny pixels for the image, so that the black border is exact and the image is sharp.
@@ -69,9 +70,9 @@ def fit_geometry(source_size: tuple[int, int], target_size: tuple[int, int], fit
         inner_h = min(H, max(1, round(h * scale)))
         left, top = (W - inner_w) // 2, (H - inner_h) // 2
         target = (float(left), float(top), float(left + inner_w), float(top + inner_h))
-        return Fit((0.0, 0.0, float(w), float(h)), target, (W, H))
+        return Fit((0.0, 0.0, float(w), float(h)), target, (W, H), (w, h))
     if fit_mode == "squash":
-        return Fit((0.0, 0.0, float(w), float(h)), (0.0, 0.0, float(W), float(H)), (W, H))
+        return Fit((0.0, 0.0, float(w), float(h)), (0.0, 0.0, float(W), float(H)), (W, H), (w, h))
     raise ValueError(f"unknown fit mode {fit_mode!r}: expected one of {', '.join(FIT_MODES)}")
 
 
@@ -89,18 +90,40 @@ def edges_to_source(boxes: np.ndarray | Sequence[Sequence[float]]) -> np.ndarray
 
 def clip_boxes(boxes: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Clip (N, 4) edge boxes to an image of ``size`` and drop those left with no area."""
+    clipped, has_area = _clip(boxes, size)
+    return clipped[has_area]
+
+
+def _clip(boxes: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 4) edge boxes clipped to an image of ``size``, and which of them keep some area."""
     W, H = size
     clipped = np.clip(np.asarray(boxes, dtype=np.float64).reshape(-1, 4), 0.0, [W, H, W, H])
-    keep = (clipped[:, 2] > clipped[:, 0]) & (clipped[:, 3] > clipped[:, 1])
-    return clipped[keep]
+    return clipped, (clipped[:, 2] > clipped[:, 0]) & (clipped[:, 3] > clipped[:, 1])
 
 
 def tiny_boxes(fit: Fit, source_boxes: np.ndarray | Sequence[Sequence[float]]) -> np.ndarray:
     """Ground-truth boxes (inclusive source pixels) as edge boxes in the tiny image, clipped to it.
 
-    A box that the crop cuts away entirely has no area left in the tiny image and is left out.
+    A box is first clipped to the source image (an annotation may reach outside it, and with ``pad`` the
+    part outside would land on the black border; :func:`source_box_fates` says which boxes were). A box
+    that the crop cuts away entirely, or that lies wholly outside the source image, has no area left in
+    the tiny image and is left out.
     """
-    return clip_boxes(fit.to_target(source_to_edges(source_boxes)), fit.target_size)
+    inside = clip_boxes(source_to_edges(source_boxes), fit.source_size)
+    return clip_boxes(fit.to_target(inside), fit.target_size)
+
+
+# What becomes of an annotation box in its source image (source_box_fates).
+INSIDE, CLIPPED, DROPPED = "inside", "clipped", "dropped"
+
+
+def source_box_fates(source_boxes: np.ndarray | Sequence[Sequence[float]], size: tuple[int, int]) -> list[str]:
+    """Per box (inclusive source pixels), whether it lies ``inside`` the image of ``size``, reaches outside
+    it and is ``clipped`` to it, or has no area in it and is ``dropped``."""
+    edges = source_to_edges(source_boxes)
+    clipped, has_area = _clip(edges, size)
+    moved = np.any(clipped != edges, axis=1)
+    return np.where(has_area, np.where(moved, CLIPPED, INSIDE), DROPPED).tolist()
 
 
 def original_boxes(fit: Fit, boxes: np.ndarray | Sequence[Sequence[float]]) -> np.ndarray:

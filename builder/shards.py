@@ -8,8 +8,9 @@ the Hub-layout folder that :func:`assemble` writes)::
     DIR/.shards/CONFIG/shard-00002-of-00008/build/   one shard's build (a datasets cache)
     DIR/.shards/CONFIG/shard-00002-of-00008/COMPLETE its completion marker: what the shard holds (JSON)
 
-A shard with its marker is finished and is not built again; a shard folder without one was interrupted
-and is built afresh.
+A shard with its marker is finished and is not built again while the download is as it was (the marker
+keeps its fingerprint, ``builder.cache``); a shard folder without one was interrupted and is built afresh.
+Shards built from another state of the download than is there now are not assembled.
 """
 
 from __future__ import annotations
@@ -87,13 +88,20 @@ def share(images: dict[str, Sequence[Item]], index: int, count: int) -> dict[str
 def build_shard(plan: ShardPlan, index: int, *, num_proc: Optional[int] = None, strict: bool = False) -> dict:
     """Build shard ``index`` unless it is finished already; returns its completion marker.
 
-    ``"reused": True`` in the result says that nothing was built.
+    ``"reused": True`` in the result says that nothing was built. A strict run fails on a finished shard
+    that skipped images, as on any build.
     """
-    from imagenet_tiny import prepare_variant
+    from builder import report
+    from imagenet_tiny import CorruptImageError, prepare_variant
 
     marker = plan.marker(index)
     if marker is not None:
-        return {**marker, "reused": True}
+        if marker.get("source") == _download_state(plan):
+            failure = report.strict_failure(str((plan.folder(index) / marker["skipped_report"]).parent)) if strict else None
+            if failure:
+                raise CorruptImageError(failure)
+            return {**marker, "reused": True}
+        print(f"The download at {plan.data_dir} changed since shard {index} of {plan.num_shards} was built: building it anew")
     folder = plan.folder(index)
     if folder.exists():  # interrupted earlier: its partial build may be inconsistent
         shutil.rmtree(folder)
@@ -108,6 +116,7 @@ def build_shard(plan: ShardPlan, index: int, *, num_proc: Optional[int] = None, 
         "data_dir": plan.data_dir,
         "num_shards": plan.num_shards,
         "shard_index": index,
+        "source": builder.origin.fingerprint,
         "examples": {split: len(dataset) for split, dataset in built.items()},
         # Relative, so that the output folder may move (between the cluster's and a login node's mount).
         "files": {
@@ -133,6 +142,14 @@ def shard_splits(plan: ShardPlan):
         raise ShardError(
             f"{len(missing)} of {plan.num_shards} shards of {plan.config} in {plan.root} are not finished: "
             f"{_ranges(missing)}. Build them (imagenet-tiny slurm ... --only-shards {_ranges(missing, ',')}) and assemble again."
+        )
+    state = _download_state(plan)
+    stale = [i for i in range(plan.num_shards) if plan.marker(i).get("source") != state]
+    if stale:
+        raise ShardError(
+            f"the download at {plan.data_dir} changed since {len(stale)} of {plan.num_shards} shards of {plan.config} "
+            f"were built: {_ranges(stale)}. Build them again (imagenet-tiny slurm ... --only-shards "
+            f"{_ranges(stale, ',')}) and assemble again."
         )
     parts: dict[str, list] = {}
     for index in range(plan.num_shards):
@@ -178,6 +195,13 @@ def assemble(plan: ShardPlan, *, force: bool = False) -> list[str]:
     written.append(write_preview(picture, plan.config, plan.output, force=force))
     write_card(plan.output, force=force)
     return written
+
+
+def _download_state(plan: ShardPlan) -> str:
+    """The fingerprint of what the config reads of the download now (``builder.cache``); builds nothing."""
+    from imagenet_tiny import ImageNetTiny
+
+    return ImageNetTiny(config_name=plan.config, data_dir=plan.data_dir, cache_dir=str(plan.root / "cache")).origin.fingerprint
 
 
 def _ranges(indices: Sequence[int], separator: str = ", ") -> str:

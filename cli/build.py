@@ -20,7 +20,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     generate.add_argument("--cache-dir", default=None, help="where datasets keeps built variants (default: HF_DATASETS_CACHE)")
     generate.add_argument("--resample", default=None, help="box (default), lanczos, bicubic, bilinear, hamming, nearest")
     generate.add_argument("--classes", default=None, help="explicit WNIDs, comma-separated (N in the name must match)")
-    generate.add_argument("--strict", action="store_true", help="fail on an unreadable image instead of skipping it")
+    generate.add_argument("--strict", action="store_true", help="fail on an unreadable image instead of skipping it (and on a finished build that skipped one)")
     shards = generate.add_argument_group(
         "one shard of a build split across machines (what each task of `imagenet-tiny slurm` runs)"
     )
@@ -81,12 +81,14 @@ def describe_build(builder) -> str:
     for name, split in info.splits.items():
         lines.append(f"  {name}: {split.num_examples} examples, {split.num_bytes / 1e6:.1f} MB")
     lines.append(f"  in {builder.cache_dir}")
-    skipped = report.read_report(builder.cache_dir)
+    built = report.read_build_report(builder.cache_dir)
     lines.append(
-        f"  skipped {len(skipped)} unreadable image(s), listed in {os.path.join(builder.cache_dir, report.REPORT_NAME)}"
-        if skipped
+        f"  skipped {len(built.skipped)} unreadable image(s), listed in {os.path.join(builder.cache_dir, report.REPORT_NAME)}"
+        if built.skipped
         else "  no image was skipped"
     )
+    if built.boxes:
+        lines.append("  " + report.boxes_line(built.boxes, builder.cache_dir))
     return "\n".join(lines)
 
 

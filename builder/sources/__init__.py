@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-from builder.sources.archives import ArchiveError, FolderFiles, ZipFiles
+from builder.sources.archives import ArchiveError, FolderFiles, ZipFiles, forget_changed_archives
 from builder.sources.base import Source, SourceImage, SourceLayoutError
 from builder.sources.devkit import DevkitSource
 from builder.sources.kaggle import KaggleSource
@@ -27,6 +27,7 @@ def open_source(data_dir: str | os.PathLike) -> Source:
     if data_dir is None:
         raise SourceLayoutError("no data_dir given: point data_dir at your ImageNet download\n\n" + _layouts_help())
     data_dir = os.path.abspath(os.path.expanduser(os.fspath(data_dir)))
+    forget_changed_archives()  # a download replaced in place is read anew, not through an old descriptor
     if not os.path.exists(data_dir):
         raise SourceLayoutError(f"data_dir {data_dir} does not exist\n\n" + _layouts_help())
     if not os.path.isdir(data_dir) and not data_dir.lower().endswith(".zip"):

@@ -19,6 +19,14 @@ larger, or whose data inflate beyond what its zip entry declares, is refused bef
 Zip members are checked against the CRC-32 that the central directory records for them, so bit rot in
 a download is reported (``CRC mismatch``) instead of changing pixels. Each refusal is an
 :class:`ArchiveError` (an ``OSError``) naming ``ARCHIVE:MEMBER``; the builder skips and reports the image.
+
+A folder's :class:`Listing` also says which files named as images it could not take as one, and why
+(a dangling or looping symbolic link, a name that is not UTF-8, a tar link to no regular member, a second
+file with the same image id): the build reports them with the images it could not decode. A tar's hard
+links and symbolic links to a regular member of the same tar are read as that member.
+
+:meth:`Files.state` says what a folder's or file's content depends on (names, sizes, modification
+times; for an archive, the archive file's), so that a build is reused only for the same download.
 """
 
 from __future__ import annotations
@@ -28,10 +36,11 @@ import array
 import dataclasses
 import io
 import os
+import posixpath
 import struct
 import tarfile
 import zlib
-from typing import BinaryIO, Iterator, Mapping, NamedTuple, Optional
+from typing import BinaryIO, Iterable, Iterator, Mapping, NamedTuple, Optional
 
 IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png")
 
@@ -43,11 +52,66 @@ MAX_MEMBER_BYTES = 256 << 20
 RAW, ZIP_STORED, ZIP_DEFLATED = "raw", "zip-stored", "zip-deflated"
 ZIP_KINDS = {0: ZIP_STORED, 8: ZIP_DEFLATED}  # zip compression method -> kind
 
-Listing = dict[str, tuple[str, Optional["Member"]]]  # image id -> (path shown in messages, member or None)
+FileState = tuple[str, int, int]  # (path, size, modification time in ns); -1, -1 for what cannot be read
 
 
 class ArchiveError(OSError):
     """An archive that is corrupt, truncated or of a kind that cannot be read in place; the message names it."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SkippedFile:
+    """A file named as an image that a listing could not take as one: where it is, and why."""
+
+    path: str
+    reason: str
+    image_id: str = ""
+
+
+class Listing(dict):
+    """The images of one folder, ``image id -> (path shown in messages, member or None)``.
+
+    ``skipped`` holds the files named as images that could not be listed as one (:class:`SkippedFile`).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.skipped: list[SkippedFile] = []
+
+    def add(self, image_id: str, path: str, member: Optional["Member"] = None) -> None:
+        """List an image; a second file of the same image id (``a.JPEG`` beside ``a.png``) is skipped."""
+        if not is_utf8(path):
+            self.skip(path, "its name is not valid UTF-8", image_id)
+        elif image_id in self:
+            self.skip(path, f"another file has the same image id: {self[image_id][0]}", image_id)
+        else:
+            self[image_id] = (path, member)
+
+    def skip(self, path: str, reason: str, image_id: str = "") -> None:
+        self.skipped.append(SkippedFile(printable(path), reason, printable(image_id)))
+
+
+def is_utf8(name: str) -> bool:
+    """Whether a name read from the file system (undecodable bytes as surrogates) is valid UTF-8."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def printable(name: str) -> str:
+    """A name fit for messages and UTF-8 reports: bytes that are not UTF-8 shown as ``\\xff``."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace") if not is_utf8(name) else name
+
+
+def file_state(path: str) -> FileState:
+    """``(path, size, mtime_ns)`` of the file at ``path`` (links followed); ``-1, -1`` where it cannot be read."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return path, -1, -1
+    return path, status.st_size, status.st_mtime_ns
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -141,6 +205,23 @@ def _archive_fd(archive: str) -> int:
     return fd
 
 
+def forget_changed_archives() -> None:
+    """Close this process's descriptors of archives that were replaced or changed since they were opened,
+    so that a new listing of the same path is read from the file now there, not the one before."""
+    for archive, fd in list(_ARCHIVE_FDS.items()):
+        opened = os.fstat(fd)
+        try:
+            now = os.stat(archive)
+        except OSError:
+            now = None
+        same = now is not None and all(
+            getattr(opened, key) == getattr(now, key) for key in ("st_dev", "st_ino", "st_size", "st_mtime_ns")
+        )
+        if not same:
+            del _ARCHIVE_FDS[archive]
+            os.close(fd)
+
+
 def is_image_name(name: str) -> bool:
     return name.lower().endswith(IMAGE_SUFFIXES)
 
@@ -183,6 +264,11 @@ class Files(abc.ABC):
     def top_names(self) -> list[str]:
         """What the download holds at its top (for the message when no layout fits)."""
 
+    @abc.abstractmethod
+    def state(self, rel: str) -> Iterable[FileState]:
+        """What the content of ``rel`` depends on: the file, each entry of the folder (not below), or the
+        archive that holds it, as :func:`file_state`; cheap (no file is read)."""
+
 
 class FolderFiles(Files):
     """A folder; ``archives`` maps a top-level folder name to an archive in the folder that stands in for it."""
@@ -220,11 +306,16 @@ class FolderFiles(Files):
         archive, inner = self._mount(rel)
         if archive:
             return archive.list_images(inner)
-        found: Listing = {}
+        found = Listing()
         with os.scandir(self._real(rel)) as entries:
-            for entry in entries:
-                if is_image_name(entry.name) and entry.is_file():
-                    found[_stem(entry.name)] = (entry.path, None)
+            # In name order, so that of two files with one image id the same one is kept every time.
+            for entry in sorted(entries, key=lambda e: e.name):
+                if is_image_name(entry.name):
+                    problem = _not_a_file(entry)
+                    if problem:
+                        found.skip(entry.path, problem, _stem(entry.name))
+                    else:
+                        found.add(_stem(entry.name), entry.path)
         return found
 
     def open(self, rel: str) -> BinaryIO:
@@ -238,12 +329,37 @@ class FolderFiles(Files):
     def top_names(self) -> list[str]:
         return sorted(os.listdir(self.location))
 
+    def state(self, rel: str) -> Iterable[FileState]:
+        archive, inner = self._mount(rel)
+        if archive:
+            return archive.state(inner)
+        path = self._real(rel)
+        if not os.path.isdir(path):
+            return [file_state(path)]
+        with os.scandir(path) as entries:
+            return [file_state(entry.path) for entry in sorted(entries, key=lambda e: e.name)]
+
+
+def _not_a_file(entry: os.DirEntry) -> Optional[str]:
+    """Why a folder entry named as an image is not a file that can be read (None when it is one)."""
+    try:
+        if entry.is_file():
+            return None
+        if entry.is_symlink():
+            return f"a symbolic link to {os.readlink(entry.path)!r}, which does not exist"
+        return "a folder, not an image file" if entry.is_dir() else "not a regular file"
+    except OSError as error:  # a symbolic link loop, say
+        return f"cannot be read: {error.strerror}"
+
 
 class _ArchiveFiles(Files):
     """An archive file: ``where`` names members ``ARCHIVE:NAME``."""
 
     def where(self, rel: str) -> str:
         return f"{self.location}:{rel}" if rel else self.location
+
+    def state(self, rel: str) -> Iterable[FileState]:
+        return [file_state(self.location)]
 
     def _fail(self, what: str, error: BaseException) -> ArchiveError:
         return ArchiveError(f"{self.location}: {what} ({type(error).__name__}: {error}); is the download complete?")
@@ -354,11 +470,11 @@ class ZipFiles(_ArchiveFiles):
         if folder not in self._dirs:
             raise FileNotFoundError(f"{self.where(rel)}: no such folder in the archive")
         entries = self._folders.get(folder, _ZipFolder())
-        return {
-            _stem(name): (f"{self.location}:{folder}/{name}", entries.member(index, self.location))
-            for index, name in enumerate(entries.names)
-            if is_image_name(name)
-        }
+        found = Listing()
+        for index, name in enumerate(entries.names):
+            if is_image_name(name):
+                found.add(_stem(name), f"{self.location}:{folder}/{name}", entries.member(index, self.location))
+        return found
 
     def open(self, rel: str) -> BinaryIO:
         name, member = self._member(rel)
@@ -455,11 +571,11 @@ class TarFiles(_ArchiveFiles):
 
     def __init__(self, path: str) -> None:
         super().__init__(path)
-        self._top: Optional[dict[str, tuple[int, int]]] = None  # member name -> (data offset, size)
+        self._top: Optional[_TarIndex] = None
 
-    def _index(self, start: int = 0, end: Optional[int] = None, what: str = "") -> dict[str, tuple[int, int]]:
-        """Regular members of the tar that starts at byte ``start`` (an inner tar ends at ``end``)."""
-        members = {}
+    def _index(self, start: int = 0, end: Optional[int] = None, what: str = "") -> "_TarIndex":
+        """Members of the tar that starts at byte ``start`` (an inner tar ends at ``end``)."""
+        index = _TarIndex()
         where = f"{self.location}:{what}" if what else self.location
         try:
             with open(self.location, "rb") as f:
@@ -469,8 +585,7 @@ class TarFiles(_ArchiveFiles):
                     for info in tar:
                         if info.offset_data + info.size > end:
                             raise ArchiveError(f"{where}: {info.name} is cut short: the archive is truncated")
-                        if info.isfile():
-                            members[info.name.removeprefix("./")] = (info.offset_data, info.size)
+                        index.add(info)
                     closed_at = tar.offset
                 # A complete tar ends in zero blocks; tarfile stops quietly where a truncated one ends.
                 f.seek(closed_at)
@@ -478,12 +593,13 @@ class TarFiles(_ArchiveFiles):
                     raise ArchiveError(f"{where}: no end-of-archive marker: the archive is truncated")
         except tarfile.TarError as error:
             raise self._fail(f"not a readable tar archive{' (in ' + what + ')' if what else ''}", error) from None
-        return members
+        index.resolve_links()
+        return index
 
     def _top_members(self) -> dict[str, tuple[int, int]]:
         if self._top is None:
             self._top = self._index()
-        return self._top
+        return self._top.members
 
     def _inner(self, folder: str) -> Optional[str]:
         name = f"{folder}.tar"
@@ -499,18 +615,22 @@ class TarFiles(_ArchiveFiles):
     def list_images(self, rel: str) -> Listing:
         rel = rel.strip("/")
         if rel == "":
-            members, prefix = self._top_members(), ""
+            self._top_members()
+            index, prefix = self._top, ""
         else:
             inner = self._inner(rel)
             if inner is None:
                 raise FileNotFoundError(f"{self.where(rel)}: no {rel}.tar in the archive")
             offset, size = self._top_members()[inner]
-            members, prefix = self._index(offset, offset + size, inner), f"{inner}:"
-        return {
-            _stem(os.path.basename(name)): (f"{self.location}:{prefix}{name}", Member(self.location, offset, size))
-            for name, (offset, size) in members.items()
-            if is_image_name(name)
-        }
+            index, prefix = self._index(offset, offset + size, inner), f"{inner}:"
+        found = Listing()
+        for name, (offset, size) in index.members.items():
+            if is_image_name(name):
+                found.add(_stem(os.path.basename(name)), f"{self.location}:{prefix}{name}", Member(self.location, offset, size))
+        for name, reason in index.unreadable.items():
+            if is_image_name(name):
+                found.skip(f"{self.location}:{prefix}{name}", reason, _stem(os.path.basename(name)))
+        return found
 
     def open(self, rel: str) -> BinaryIO:
         rel = rel.strip("/")
@@ -520,6 +640,40 @@ class TarFiles(_ArchiveFiles):
 
     def top_names(self) -> list[str]:
         return sorted(self._top_members())
+
+
+@dataclasses.dataclass
+class _TarIndex:
+    """A tar's members that can be read in place (``name -> (data offset, size)``), links resolved, and
+    the others with why they cannot (``name -> reason``)."""
+
+    members: dict[str, tuple[int, int]] = dataclasses.field(default_factory=dict)
+    unreadable: dict[str, str] = dataclasses.field(default_factory=dict)
+    _links: dict[str, tarfile.TarInfo] = dataclasses.field(default_factory=dict)
+
+    def add(self, info: tarfile.TarInfo) -> None:
+        name = info.name.removeprefix("./")
+        if info.isfile():
+            self.members[name] = (info.offset_data, info.size)
+        elif info.islnk() or info.issym():
+            self._links[name] = info
+        elif not info.isdir():
+            self.unreadable[name] = "a tar member that is not a regular file"
+
+    def resolve_links(self) -> None:
+        """Read a link as the regular member it points to in the same tar (hard links first, whose targets
+        are regular members, so that a symbolic link to a hard link resolves too)."""
+        for name, info in sorted(self._links.items(), key=lambda item: not item[1].islnk()):
+            if info.islnk():
+                target = info.linkname.removeprefix("./")
+            else:  # relative to the link's folder; an absolute target is outside the tar
+                target = posixpath.normpath(posixpath.join(posixpath.dirname(name), info.linkname))
+            if target in self.members and not info.linkname.startswith("/"):
+                self.members[name] = self.members[target]
+            else:
+                kind = "hard" if info.islnk() else "symbolic"
+                self.unreadable[name] = f"a tar {kind} link to {info.linkname!r}, which is not a regular member of the tar"
+        self._links.clear()
 
 
 class TarGzFiles(_ArchiveFiles):

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import hashlib
 import io
 import logging
-from typing import BinaryIO, Optional, Sequence, TextIO, Union
+import os
+from typing import BinaryIO, Iterable, Optional, Sequence, TextIO, Union
 
 from builder.classes import ClassTable
-from builder.sources.archives import IMAGE_SUFFIXES, Files, Member, read_member
+from builder.sources.archives import IMAGE_SUFFIXES, Files, Member, SkippedFile, read_member
 
 logger = logging.getLogger("imagenet_tiny")
 
 SPLITS = ("train", "validation", "test")
-__all__ = ["IMAGE_SUFFIXES", "SPLITS", "Source", "SourceImage", "SourceLayoutError"]
+__all__ = ["IMAGE_SUFFIXES", "SPLITS", "SkippedFile", "Source", "SourceImage", "SourceLayoutError", "SplitImages"]
 
 SourceBox = tuple[int, int, int, int]  # (xmin, ymin, xmax, ymax), inclusive 0-based pixels of the original
 
@@ -40,6 +42,15 @@ class SourceImage:
     def file(self) -> Union[str, BinaryIO]:
         """What Pillow opens: the path, or the bytes read from the archive (in whichever process asks)."""
         return self.path if self.member is None else io.BytesIO(read_member(self.member, self.path))
+
+
+class SplitImages(list):
+    """A split's images (:class:`SourceImage`, in order); ``skipped`` holds the files named as images that
+    the listing could not take as one (:class:`SkippedFile`), which the build reports."""
+
+    def __init__(self, images: Iterable[SourceImage] = (), skipped: Iterable[SkippedFile] = ()) -> None:
+        super().__init__(images)
+        self.skipped = list(skipped)
 
 
 class Source(abc.ABC):
@@ -73,8 +84,23 @@ class Source(abc.ABC):
         """The splits this download has, among ``SPLITS``."""
 
     @abc.abstractmethod
-    def images(self, split: str, wnids: Sequence[str]) -> list[SourceImage]:
+    def images(self, split: str, wnids: Sequence[str]) -> SplitImages:
         """The split's images of the classes ``wnids`` (all images for ``test``), in a deterministic order."""
+
+    @abc.abstractmethod
+    def inputs(self, splits: Sequence[str], wnids: Sequence[str]) -> list[str]:
+        """The files and folders that a build of ``splits`` and the classes ``wnids`` reads (relative paths,
+        absent ones too)."""
+
+    def fingerprint(self, splits: Sequence[str], wnids: Sequence[str]) -> str:
+        """A digest of what a build of ``splits`` and the classes ``wnids`` reads: the names, sizes and
+        modification times of its files (or of the archives that hold them). Nothing is read, only listed."""
+        digest = hashlib.blake2b(digest_size=16)
+        for rel in self.inputs(splits, wnids):
+            for path, size, mtime in self.files.state(rel):
+                # Relative, so that the download reached through a symbolic link is the same download.
+                digest.update(os.fsencode(path.removeprefix(self.data_dir)) + b"\0" + f"{size} {mtime}\n".encode())
+        return digest.hexdigest()
 
     def path(self, *parts: str) -> str:
         """How messages name a file of the download."""
@@ -105,7 +131,7 @@ class Source(abc.ABC):
 
 def class_folders_images(
     files: Files, root: str, wnids: Sequence[str], boxes: dict[str, tuple[SourceBox, ...]]
-) -> list[SourceImage]:
+) -> SplitImages:
     """Training images laid out as ``root/<wnid>/*.JPEG``, sorted by class then image id."""
     missing = [w for w in wnids if not files.is_dir(f"{root}/{w}")]
     if missing:
@@ -113,10 +139,12 @@ def class_folders_images(
             f"{files.where(root)} has no folder for {len(missing)} requested class(es): {', '.join(missing[:10])}"
             + (" ..." if len(missing) > 10 else "")
         )
-    images = []
+    images = SplitImages()
     for wnid in sorted(wnids):
-        for image_id, (path, member) in sorted(files.list_images(f"{root}/{wnid}").items()):
+        listing = files.list_images(f"{root}/{wnid}")
+        for image_id, (path, member) in sorted(listing.items()):
             images.append(SourceImage(image_id, path, wnid, boxes.get(image_id, ()), member))
+        images.skipped += listing.skipped
     return images
 
 
@@ -127,11 +155,12 @@ def labelled_folder_images(
     boxes: dict[str, tuple[SourceBox, ...]],
     wnids: Sequence[str],
     what: str,
-) -> list[SourceImage]:
+) -> SplitImages:
     """Images in one flat folder whose classes come from ground truth ``labels`` (image id -> WNID).
 
     An image without ground truth is an error; ground truth whose image is absent (a partial download)
-    is reported, since those images are then left out.
+    is reported, since those images are then left out. Files the listing skipped are kept for the
+    report where they may be of the chosen classes.
     """
     on_disk = files.list_images(folder)
     unlabelled = sorted(set(on_disk) - set(labels))
@@ -140,14 +169,16 @@ def labelled_folder_images(
             f"{len(unlabelled)} image(s) in {files.where(folder)} have no ground truth in {what}: "
             f"{', '.join(unlabelled[:5])}"
         )
-    absent = len(set(labels) - set(on_disk))
+    chosen = set(wnids)
+    # A skipped file matters where its ground truth is of a chosen class, or where it has none to tell.
+    skipped = [f for f in on_disk.skipped if f.image_id not in labels or labels[f.image_id] in chosen]
+    absent = len(set(labels) - set(on_disk) - {f.image_id for f in on_disk.skipped})
     if absent:
         logger.warning(
             "%s lists %d image(s) that are not in %s; building from the %d that are",
             what, absent, files.where(folder), len(on_disk),
         )
-    chosen = set(wnids)
-    images = []
+    images = SplitImages(skipped=skipped)
     for image_id in sorted(on_disk):
         if labels[image_id] in chosen:
             path, member = on_disk[image_id]
@@ -155,8 +186,10 @@ def labelled_folder_images(
     return images
 
 
-def unlabelled_folder_images(files: Files, folder: str) -> list[SourceImage]:
+def unlabelled_folder_images(files: Files, folder: str) -> SplitImages:
     """The test split: every image in ``folder``, no labels, no boxes."""
-    listed = sorted(files.list_images(folder).items())
-    return [SourceImage(image_id, path, None, (), member) for image_id, (path, member) in listed]
-
+    listing = files.list_images(folder)
+    return SplitImages(
+        (SourceImage(image_id, path, None, (), member) for image_id, (path, member) in sorted(listing.items())),
+        listing.skipped,
+    )

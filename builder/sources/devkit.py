@@ -8,6 +8,7 @@ with its per-class tars inside, ``ILSVRC2012_img_val.tar``), the devkit its fold
 from __future__ import annotations
 
 import os
+import re
 from typing import Sequence
 
 from builder.classes import ClassTable, ClassTableError, read_meta_clsloc
@@ -15,8 +16,8 @@ from builder.sources.annotations import read_voc_folder
 from builder.sources.archives import Files
 from builder.sources.base import (
     Source,
-    SourceImage,
     SourceLayoutError,
+    SplitImages,
     class_folders_images,
     labelled_folder_images,
     unlabelled_folder_images,
@@ -29,6 +30,7 @@ GROUND_TRUTH = f"{DEVKIT}/data/ILSVRC2014_clsloc_validation_ground_truth.txt"
 TRAIN_BOXES, VAL_BOXES = "ILSVRC2012_bbox_train_v2", os.path.join("ILSVRC2012_bbox_val_v3", "val")
 # The downloads as they come, read in place where the extracted folder is absent.
 ARCHIVES = {TRAIN: f"{TRAIN}.tar", VAL: f"{VAL}.tar", TEST: f"{TEST}.tar", DEVKIT: f"{DEVKIT}.tar.gz"}
+ILSVRC2014_ID = re.compile(r"\s*([0-9]+)\s*")  # ASCII digits only: int() would take '١٢' and '1_0'
 
 
 def validation_image_id(number: int) -> str:
@@ -69,7 +71,7 @@ class DevkitSource(Source):
             found.append("test")
         return tuple(found)
 
-    def images(self, split: str, wnids: Sequence[str]) -> list[SourceImage]:
+    def images(self, split: str, wnids: Sequence[str]) -> SplitImages:
         if split == "train":
             boxes = {}
             for wnid in wnids:
@@ -84,16 +86,28 @@ class DevkitSource(Source):
             return unlabelled_folder_images(self.files, TEST)
         raise ValueError(f"unknown split {split!r}")
 
+    def inputs(self, splits: Sequence[str], wnids: Sequence[str]) -> list[str]:
+        read = {
+            "train": [rel for w in sorted(wnids) for rel in (f"{TRAIN}/{w}", f"{TRAIN_BOXES}/{w}")],
+            "validation": [GROUND_TRUTH, VAL, VAL_BOXES],
+            "test": [TEST],
+        }
+        return [META] + [rel for split in splits for rel in read[split]]
+
     def _validation_labels(self) -> dict[str, str]:
         labels = {}
         with self.open_text(GROUND_TRUTH) as f:
             for number, line in enumerate(f, 1):
+                match = ILSVRC2014_ID.fullmatch(line)
                 try:
-                    labels[validation_image_id(number)] = self.classes.wnid_of_ilsvrc2014_id(int(line))
-                except (ValueError, ClassTableError):
+                    wnid = self.classes.wnid_of_ilsvrc2014_id(int(match[1])) if match else None
+                except ClassTableError:
+                    wnid = None
+                if wnid is None:
                     raise SourceLayoutError(
                         f"{self.path(GROUND_TRUTH)}, line {number}: expected an ILSVRC2014_ID (1..1000), got {line.strip()!r}"
-                    ) from None
+                    )
+                labels[validation_image_id(number)] = wnid
         return labels
 
     def _boxes(self, folder: str, labels: dict[str, str] | None = None) -> dict:

@@ -9,8 +9,8 @@ from builder.sources.annotations import read_solution_csv
 from builder.sources.archives import Files
 from builder.sources.base import (
     Source,
-    SourceImage,
     SourceLayoutError,
+    SplitImages,
     class_folders_images,
     labelled_folder_images,
     logger,
@@ -49,7 +49,7 @@ class KaggleSource(Source):
             found.append("test")
         return tuple(found)
 
-    def images(self, split: str, wnids: Sequence[str]) -> list[SourceImage]:
+    def images(self, split: str, wnids: Sequence[str]) -> SplitImages:
         if split == "train":
             return class_folders_images(self.files, self.TRAIN_FOLDER, wnids, self._train_boxes(wnids))
         if split == "validation":
@@ -62,6 +62,14 @@ class KaggleSource(Source):
         if split == "test":
             return unlabelled_folder_images(self.files, f"{IMAGES}/test")
         raise ValueError(f"unknown split {split!r}")
+
+    def inputs(self, splits: Sequence[str], wnids: Sequence[str]) -> list[str]:
+        read = {
+            "train": ["LOC_train_solution.csv", *(f"{self.TRAIN_FOLDER}/{w}" for w in sorted(wnids))],
+            "validation": ["LOC_val_solution.csv", f"{IMAGES}/val"],
+            "test": [f"{IMAGES}/test"],
+        }
+        return ["LOC_synset_mapping.txt"] + [rel for split in splits for rel in read[split]]
 
     def _solution(self, name: str, keep=None) -> dict:
         with self.files.open(name) as f:
