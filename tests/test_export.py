@@ -164,9 +164,10 @@ def test_the_card_marks_the_first_config_exported_as_default_and_load_dataset_of
     assert_same_dataset(loaded, built(CONFIGS[0], source, cache_dir))
 
 
-def test_timm_readers_load_the_default_config_of_the_export_root(exported, source, cache_dir, tmp_path):
-    name = timm_dataset_name(f"hfds/{exported}")
-    assert name == str(exported), "timm lowercases the name: this folder's path must be lowercase"
+def test_timm_readers_load_the_default_config_of_the_export_root(exported, source, cache_dir, tmp_path, monkeypatch):
+    monkeypatch.chdir(exported.parent)  # a relative path: timm lowercases it, and the folder's name is lowercase
+    name = timm_dataset_name(f"hfds/{exported.name}")
+    assert name == exported.name
     local = built(CONFIGS[0], source, cache_dir)["train"]
     # timm's ReaderHfds
     ds = datasets.load_dataset(name, split="train", cache_dir=str(tmp_path / "timm"), trust_remote_code=False)

@@ -117,10 +117,11 @@ def load_from_hub(env, repo_id, config, tmp_path, **kwargs) -> datasets.DatasetD
 
 
 def read_as_timm(env, dataset, tmp_path) -> dict:
-    """What timm's readers read from ``--dataset hfds/NAME`` (and ``hfids/NAME``), in a client process."""
+    """What timm's readers read from ``--dataset hfds/NAME`` (and ``hfids/NAME``), in a client process whose
+    working folder is ``tmp_path`` (a relative NAME: timm lowercases it, and tmp_path may have capitals)."""
     out = tmp_path / f"timm-{len(list(tmp_path.glob('timm-*')))}.json"
     result = subprocess.run([sys.executable, "-c", TIMM, dataset, str(tmp_path / "timm-root"), str(out)],
-                            capture_output=True, text=True, env=env, timeout=300)
+                            capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(out.read_text())
 
@@ -358,7 +359,7 @@ def test_the_repo_root_loads_the_default_config_and_timm_reads_it(hub, env, sour
     )
     assert download.returncode == 0, download.stderr
     (local_dir / C1).rename(local_dir / C1.lower())  # the card's `mv`: C1 has capitals
-    assert_timm_read(read_as_timm(env, f"hfds/{local_dir}/{C1.lower()}", tmp_path), C1, source, cache_dir)
+    assert_timm_read(read_as_timm(env, f"hfds/{local_dir.name}/{C1.lower()}", tmp_path), C1, source, cache_dir)
 
     # Another config published: the default stays, so load_dataset(repo) loads what it loaded before.
     assert publish(env, source, cache_dir, repo_id, C3).returncode == 0
