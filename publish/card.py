@@ -4,7 +4,11 @@ The card is the download section: what ImageNet-tiny is, a table of the variants
 evaluate them, ImageNet's terms of access, citations and a preview per config. Its YAML front matter is
 made with ``huggingface_hub``'s :class:`DatasetCardData` and ``datasets``' own writers of the ``configs``
 (``data_files`` per split) and ``dataset_info`` (features, splits, sizes) fields, the same that
-``push_to_hub`` writes, so ``load_dataset(DIR_OR_REPO, CONFIG)`` reads it as any Hub dataset.
+``push_to_hub`` writes, so ``load_dataset(DIR_OR_REPO, CONFIG)`` reads it as any Hub dataset. One config
+is marked ``default: true`` (as ``push_to_hub`` marks it), so ``load_dataset(DIR_OR_REPO)`` without a
+config, and timm's ``hfds/`` and ``hfids/`` readers, load that one (:func:`choose_default_config`). The
+front matter also carries ImageNet's terms as the Hub's access gate (``extra_gated_prompt`` and
+``extra_gated_fields``), which the Hub shows once the repo is gated (``publish --gated``).
 
 Nothing in the card is stored elsewhere: each config's entry comes from its Parquet footers
 (:func:`config_info`), so the card can be regenerated whenever configs come and go (:func:`write_card`).
@@ -40,9 +44,39 @@ PRETTY_NAME = "ImageNet-tiny"
 LICENSE_NAME = "imagenet-terms-of-access"
 CARD_OPENING = "# ImageNet-tiny\n\nImageNet, small:"  # how the card's text begins, after the front matter
 
+# ImageNet's terms of access, as the Hub's own ImageNet copies ask for them before any download.
+GATE_PROMPT = "\n\n".join([
+    "By requesting access you agree to ImageNet's terms of access (https://image-net.org/download):",
+    '1. You (the "Researcher") shall use the images only for non-commercial research and educational purposes.',
+    "2. Princeton University, Stanford University, the ImageNet team and the authors of ImageNet-tiny make no "
+    "representations or warranties regarding the images, including but not limited to warranties of "
+    "non-infringement or fitness for a particular purpose.",
+    "3. The Researcher accepts full responsibility for his or her use of the images and shall defend and indemnify "
+    "the ImageNet team, Princeton University and Stanford University, including their employees, trustees, officers "
+    "and agents, against any and all claims arising from the Researcher's use of the images, including but not "
+    "limited to the use of any copies of copyrighted images that he or she may create from them.",
+    "4. The Researcher may provide research associates and colleagues with access to the images provided that "
+    "they first agree to be bound by these terms.",
+    "5. Princeton University and Stanford University reserve the right to terminate the Researcher's access to the "
+    "images at any time.",
+    "6. If the Researcher is employed by a for-profit, commercial entity, the Researcher's employer shall also be "
+    "bound by these terms, and the Researcher represents that he or she is fully authorized to enter into this "
+    "agreement on behalf of such employer.",
+    "7. The law of the State of New Jersey shall apply to all disputes under this agreement.",
+])
+GATE_FIELDS = {
+    "Name": "text",
+    "Affiliation": "text",
+    "I agree to use this dataset for non-commercial use ONLY": "checkbox",
+}
+
 
 class ExportLayoutError(ValueError):
     """A folder that is not (or no longer) a consistent export: missing shards, mixed features, stray files."""
+
+
+class DefaultConfigError(ValueError):
+    """A default config asked for that the card would not list."""
 
 
 def shard_name(split: str, index: int, count: int) -> str:
@@ -151,13 +185,64 @@ def card_infos(card: DatasetCard) -> dict[str, datasets.DatasetInfo]:
     return {name: info for name, info in infos.items() if is_config_name(name)}
 
 
+def card_default_config(card: DatasetCard) -> Optional[str]:
+    """The config that ``load_dataset`` loads from this card's folder or repo without a config name, if any.
+
+    ``datasets``' own rule: the config marked ``default: true``, or the only one; None for a card with
+    several marked, or none of several.
+    """
+    try:
+        return MetadataConfigs.from_dataset_card_data(card.data).get_default_config_name()
+    except ValueError:
+        return None
+
+
+def folder_default_config(out_dir: str | os.PathLike) -> Optional[str]:
+    """The default config of ``out_dir``'s card (:func:`card_default_config`); None without a readable card."""
+    path = Path(out_dir) / CARD_FILENAME
+    try:
+        return card_default_config(DatasetCard.load(path))
+    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError):
+        return None
+
+
+def choose_default_config(
+    configs: Collection[str],
+    requested: Optional[str] = None,
+    existing: Optional[str] = None,
+    fallback: Optional[str] = None,
+) -> Optional[str]:
+    """The config the card marks as default: ``requested``, else ``existing`` while it is listed, else
+    ``fallback`` (the first config exported), else the first in the card's order.
+
+    Keeping the existing default keeps ``load_dataset(repo)`` loading what it loaded before a config was
+    added; ``requested`` must be one of ``configs`` (a :class:`DefaultConfigError` otherwise).
+    """
+    if requested is not None:
+        if requested not in configs:
+            raise DefaultConfigError(
+                f"the default config {requested!r} is not among the configs the card lists "
+                f"({', '.join(sort_configs(configs)) or 'none'}): export or publish it too, or choose one of those"
+            )
+        return requested
+    for candidate in (existing, fallback):
+        if candidate in configs:
+            return candidate
+    return next(iter(sort_configs(configs)), None)
+
+
 def build_card(
     infos: Mapping[str, datasets.DatasetInfo],
     previews: Collection[str] = (),
     repo_id: Optional[str] = None,
+    default_config: Optional[str] = None,
 ) -> DatasetCard:
-    """The card for the configs ``infos`` (name -> info); ``previews``: the configs that have a preview picture."""
+    """The card for the configs ``infos`` (name -> info); ``previews``: the configs that have a preview picture.
+
+    ``default_config``: the config marked ``default: true`` (default: the first in the card's order).
+    """
     names = sort_configs(infos)
+    default = choose_default_config(names, default_config)
     card_data = DatasetCardData(
         pretty_name=PRETTY_NAME,
         license="other",
@@ -167,16 +252,21 @@ def build_card(
         task_ids=["multi-class-image-classification"],
         size_categories=[_size_category(max((_total_examples(infos[n]) for n in names), default=0))],
         tags=["imagenet", "ilsvrc", "downsampled", "tiny-images"],
+        extra_gated_prompt=GATE_PROMPT,
+        extra_gated_fields=GATE_FIELDS,
     )
     ordered = {name: infos[name] for name in names}
     DatasetInfosDict(ordered).to_dataset_card_data(card_data)
     MetadataConfigs(
         {
-            name: {"data_files": [{"split": s, "path": f"{name}/{s}-*"} for s in sort_splits(info.splits)]}
+            name: {
+                "data_files": [{"split": s, "path": f"{name}/{s}-*"} for s in sort_splits(info.splits)],
+                **({"default": True} if name == default else {}),  # as push_to_hub(set_default=True) marks it
+            }
             for name, info in ordered.items()
         }
     ).to_dataset_card_data(card_data)
-    body = _body(ordered, [n for n in names if n in previews], repo_id or PLACEHOLDER_REPO_ID)
+    body = _body(ordered, default, [n for n in names if n in previews], repo_id or PLACEHOLDER_REPO_ID)
     return DatasetCard(f"---\n{card_data.to_yaml()}\n---\n{body}")
 
 
@@ -186,13 +276,16 @@ def write_card(
     repo_id: Optional[str] = None,
     carried: Optional[Mapping[str, datasets.DatasetInfo]] = None,
     carried_previews: Collection[str] = (),
+    default_config: Optional[str] = None,
     force: bool = False,
 ) -> DatasetCard:
     """(Re)write ``out_dir/README.md`` for the configs in ``out_dir`` and return the card.
 
     ``carried``: configs that are not in ``out_dir`` but stay listed (those already on the Hub when
     publishing others); a config in ``out_dir`` takes precedence. ``carried_previews``: which of them
-    have a preview picture there. A ``README.md`` that export did not write is an
+    have a preview picture there. ``default_config``: the config marked default; without it, the
+    default of the card being replaced stays while it is listed, else the first config is marked
+    (:func:`choose_default_config`). A ``README.md`` that export did not write is an
     :class:`~publish.folder.OverwriteError`, unless ``force``; the card is written whole or not at all.
     """
     with locked(out_dir) as out_dir:
@@ -200,7 +293,8 @@ def write_card(
         infos = dict(carried or {})
         infos.update({name: config_info(out_dir, name) for name in exported_configs(out_dir)})
         previews = {n for n in infos if (out_dir / preview_path(n)).is_file()} | (set(carried_previews) & set(carried or ()))
-        card = build_card(infos, previews, repo_id)
+        default = choose_default_config(infos, default_config, folder_default_config(out_dir))
+        card = build_card(infos, previews, repo_id, default)
         write_file(out_dir, CARD_FILENAME, str(card).encode("utf-8"))  # as DatasetCard.save writes it
     return card
 
@@ -274,8 +368,14 @@ def _table(infos: Mapping[str, datasets.DatasetInfo]) -> str:
     return "\n".join(lines)
 
 
-def _body(infos: Mapping[str, datasets.DatasetInfo], previews: list[str], repo_id: str) -> str:
+def _body(infos: Mapping[str, datasets.DatasetInfo], default: Optional[str], previews: list[str], repo_id: str) -> str:
     example = next(iter(infos), "16x16-sRGB-10")
+    other = next((name for name in infos if name != default), example)
+    shape = parse_config_name(default or example)
+    input_size = f"{3 if shape['color'] == 'sRGB' else 1} {shape['height']} {shape['width']}"  # timm's C H W
+    label = (infos[default].features or {}).get("label") if default else None
+    num_classes = label.num_classes if isinstance(label, datasets.ClassLabel) else 1000
+    rename = f"\nmv imagenet-tiny/{other} imagenet-tiny/{other.lower()}" if other != other.lower() else ""
     preview_lines = "\n\n".join(f"**{n}**\n\n![{n}: originals and tiny versions]({preview_path(n)})" for n in previews)
 
     return f"""
@@ -293,12 +393,17 @@ on black, *squash* ignores it. Parquet bytes is the download size of the config.
 
 ## Loading
 
+The default config is `{default or example}`: loading the repository without a config name gives it.
+
 ```python
 from datasets import load_dataset
 
-ds = load_dataset("{repo_id}", "{example}")
+ds = load_dataset("{repo_id}")   # the default config, {default or example}
+ds = load_dataset("{repo_id}", "{other}")
 ds["train"][0]   # {{'image': <PIL.Image>, 'label': 0, 'words': ..., 'image_id': ..., 'bboxes': [...], ...}}
 ```
+
+A config's folder works as well: `load_dataset("{repo_id}", data_dir="{other}")`.
 
 Each example holds:
 
@@ -313,6 +418,42 @@ Each example holds:
 
 Configs with a class count (`-5`, `-10`, `-100`) have the train and validation splits; `full` configs also
 have the unlabelled test split when it was built from a download that has it.
+
+### As arrays
+
+All pixels of a split as one array, with the ImageNet-tiny package installed: the first
+call decodes the images and keeps the array beside the `datasets` cache, later calls memory-map it.
+
+```python
+from imagenet_tiny import load_arrays
+
+x, y = load_arrays("{repo_id}", "{example}", "train")   # uint8 (N, H, W, C) and int64 (N,)
+```
+
+### Streaming
+
+`load_dataset("{repo_id}", "{example}", split="train", streaming=True)` reads the Parquet files as they come.
+A `DataLoader` worker reads whole files: `imagenet-tiny export` and `publish` write a split of 8,000 rows or
+more as at least 8 files (`--min-shards`), so that up to 8 workers each have their own.
+
+### timm
+
+timm's `hfds/` (and, streaming, `hfids/`) datasets load the default config:
+
+```sh
+python train.py --dataset hfds/{repo_id} --train-split train --val-split validation \\
+    --model resnet18 --num-classes {num_classes} --input-size {input_size}
+python validate.py --dataset hfds/{repo_id} --split validation \\
+    --model resnet18 --num-classes {num_classes} --input-size {input_size} --checkpoint output/train/RUN/model_best.pth.tar
+```
+
+timm lowercases the dataset name, so the repo id (or folder) must be lowercase. For another config,
+download its folder and give timm that folder (renamed in lowercase where the config's name has capitals):
+
+```sh
+hf download {repo_id} --repo-type dataset --include "{other}/*" --local-dir imagenet-tiny{rename}
+python train.py --dataset hfds/imagenet-tiny/{other.lower()} --train-split train --val-split validation ...
+```
 
 ## How the variants were made, and how to make others
 
@@ -333,12 +474,13 @@ imagenet-tiny export 48x48-sRGB-100-pad --data-dir /data/imagenet --to ./imagene
 ## Evaluating
 
 Score predictions exactly as the ILSVRC devkit did (classification error for k = 1..5 guesses and, with
-boxes, classification-with-localization error) with the metric module of the ImageNet-tiny repository:
+boxes, classification-with-localization error) with the metric that the ImageNet-tiny package installs:
 
 ```python
 import evaluate
+import imagenet_tiny
 
-clsloc = evaluate.load("metrics/imagenet_clsloc")
+clsloc = evaluate.load(imagenet_tiny.METRIC_PATH)
 clsloc.compute(predictions=[[3, 7], [2, 5]], references=[7, 1], max_guesses=2)
 # with boxes in tiny-image coordinates: guesses and references as {{"label": l, "bbox": [xmin, ymin, xmax, ymax]}}
 # and box_convention="continuous"
@@ -350,7 +492,8 @@ The images remain under ImageNet's terms of access: they may be used for non-com
 educational purposes only, the images are not owned by ImageNet or by the authors of ImageNet-tiny, and
 whoever uses them accepts full responsibility for that use. This is why the license is `other`: downscaling
 changes nothing about these terms. Read and accept them at https://image-net.org/download before using
-this dataset. ImageNet-tiny's code is under the Apache 2.0 license; this dataset is not.
+this dataset; where the repository is gated, the Hub asks for them before the first download. ImageNet-tiny's
+code is under the Apache 2.0 license; this dataset is not.
 
 ## Previews
 

@@ -4,13 +4,15 @@
 
     README.md                                  dataset card, regenerated from what DIR holds (publish.card)
     16x16-sRGB-5/train-00000-of-00001.parquet  each config's splits as Parquet shards of at most
-    16x16-sRGB-5/validation-00000-of-00001.parquet   ``max_shard_size`` (500MB), images embedded as PNG
-    8x8-gray-5/...
+    16x16-sRGB-5/validation-00000-of-00001.parquet   ``max_shard_size`` (500MB), images embedded as PNG,
+    8x8-gray-5/...                             and at least ``min_shards`` (8) of 1,000 rows or more each
     previews/16x16-sRGB-5.png                  originals beside tiny versions (publish.preview)
 
 ``datasets.load_dataset(DIR, CONFIG)`` then gives the same rows, features and label names as the builder,
-and ``publish.hub`` uploads the same layout. Exporting another config into an existing DIR adds it and
-leaves the others as they are; exporting a config again replaces its shards.
+``datasets.load_dataset(DIR)`` the default config's (the one the card marks: ``default_config``, else the
+card's earlier default, else the first config exported), and ``publish.hub`` uploads the same layout.
+Exporting another config into an existing DIR adds it and leaves the others as they are; exporting a
+config again replaces its shards.
 
 Export replaces only what an earlier export wrote (``publish.folder``): a ``README.md``, a preview or a
 folder named as a config that it did not write is an :class:`~publish.folder.OverwriteError` naming it,
@@ -52,8 +54,8 @@ from PIL import Image
 
 from builder.config import parse_config_name
 from publish.card import (
-    CARD_FILENAME, SHARD_PATTERN, ExportLayoutError, check_card, config_shards, exported_configs, is_config_name,
-    is_generated_card, preview_path, shard_name, write_card,
+    CARD_FILENAME, SHARD_PATTERN, ExportLayoutError, check_card, choose_default_config, config_shards, exported_configs,
+    folder_default_config, is_config_name, is_generated_card, preview_path, shard_name, write_card,
 )
 from publish.folder import (
     OverwriteError, check_replaceable, check_replaceable_folder, locked, naming, remove_stale_staging, replace_folder,
@@ -62,11 +64,31 @@ from publish.folder import (
 from publish.preview import builder_preview
 
 DEFAULT_MAX_SHARD_SIZE = datasets.config.MAX_SHARD_SIZE  # "500MB", as push_to_hub
+# Streaming DataLoader workers each read whole files: a large split in at least this many lets 8 work at once.
+DEFAULT_MIN_SHARDS = 8
+MIN_ROWS_PER_SHARD = 1000  # fewer rows than this per file only where the byte limit asks for it
 
 __all__ = [
-    "DEFAULT_MAX_SHARD_SIZE", "OverwriteError", "check_export", "export", "export_builder", "write_card", "write_config",
-    "write_preview",
+    "DEFAULT_MAX_SHARD_SIZE", "DEFAULT_MIN_SHARDS", "OverwriteError", "check_export", "check_min_shards", "export",
+    "export_builder", "shard_count", "write_card", "write_config", "write_preview",
 ]
+
+
+def shard_count(num_rows: int, num_bytes: int, max_bytes: int, min_shards: int = DEFAULT_MIN_SHARDS) -> int:
+    """How many Parquet files a split of ``num_rows`` rows and ``num_bytes`` of Arrow data is written as.
+
+    Enough that none holds more than ``max_bytes`` (as ``push_to_hub`` counts), and at least ``min_shards``
+    where the split has ``MIN_ROWS_PER_SHARD`` rows for each; one at least, an empty split too.
+    """
+    by_size = min(num_rows, num_bytes // max_bytes + 1)
+    by_rows = min(min_shards, num_rows // MIN_ROWS_PER_SHARD)
+    return max(1, by_size, by_rows)
+
+
+def check_min_shards(min_shards: int) -> None:
+    """Raise ``ValueError`` unless ``min_shards`` is a whole number of at least 1 (checked before any build)."""
+    if isinstance(min_shards, bool) or not isinstance(min_shards, int) or min_shards < 1:
+        raise ValueError(f"min_shards (--min-shards) must be a whole number of at least 1, not {min_shards!r}")
 
 
 def write_config(
@@ -75,13 +97,16 @@ def write_config(
     out_dir: Union[str, os.PathLike],
     *,
     max_shard_size: Union[int, str] = DEFAULT_MAX_SHARD_SIZE,
+    min_shards: int = DEFAULT_MIN_SHARDS,
     force: bool = False,
 ) -> list[str]:
     """Write one config's splits as ``out_dir/CONFIG/SPLIT-XXXXX-of-YYYYY.parquet``, replacing any earlier shards.
 
     Shards are contiguous runs of rows, each of at most ``max_shard_size`` of Arrow data (as ``push_to_hub``
-    cuts them); files referenced by path (images, say) are embedded. The shards are written beside the
-    folder first and swapped in at the end, so an interrupted export leaves the previous shards whole.
+    cuts them), and at least ``min_shards`` of a split with 1,000 rows for each (:func:`shard_count`), so
+    that as many streaming ``DataLoader`` workers have a file each; files referenced by path (images, say)
+    are embedded. The shards are written beside the folder first and swapped in at the end, so an
+    interrupted export leaves the previous shards whole.
     A ``CONFIG`` folder holding anything but shards is an :class:`~publish.folder.OverwriteError`, unless
     ``force``. Returns the written paths, relative to ``out_dir``. Call :func:`write_card` afterwards.
     """
@@ -95,6 +120,7 @@ def write_config(
     if any(f != first for f in features.values()):
         raise ExportLayoutError(f"the splits of {config} have different features: {sorted(features)}")
     max_bytes = convert_file_size_to_int(max_shard_size)
+    check_min_shards(min_shards)
     with locked(out_dir) as out_dir:
         # Any config's: a killed export's staging folders can be large.
         remove_stale_staging(out_dir, is_config_name)
@@ -104,7 +130,7 @@ def write_config(
         written = []
         try:
             for split, dataset in splits.items():
-                for name in _write_split(dataset, split, staging, max_bytes):
+                for name in _write_split(dataset, split, staging, max_bytes, min_shards):
                     written.append(f"{config}/{name}")
             replace_folder(staging, out_dir / config)
         finally:
@@ -132,9 +158,8 @@ def check_preview(out_dir: Union[str, os.PathLike], config: str, *, force: bool 
     check_replaceable(out_dir, preview_path(config), recognised=linked_from_the_card, force=force)
 
 
-def _write_split(dataset: datasets.Dataset, split: str, folder: Path, max_bytes: int) -> list[str]:
-    # As push_to_hub: the shard count from the Arrow size, at least one shard (an empty split too).
-    count = max(1, min(len(dataset), dataset.data.nbytes // max_bytes + 1))
+def _write_split(dataset: datasets.Dataset, split: str, folder: Path, max_bytes: int, min_shards: int) -> list[str]:
+    count = shard_count(len(dataset), dataset.data.nbytes, max_bytes, min_shards)
     names = []
     for index in range(count):
         name = shard_name(split, index, count)
@@ -189,6 +214,7 @@ def export_builder(
     out_dir: Union[str, os.PathLike],
     *,
     max_shard_size: Union[int, str] = DEFAULT_MAX_SHARD_SIZE,
+    min_shards: int = DEFAULT_MIN_SHARDS,
     force: bool = False,
 ) -> list[str]:
     """Write a finished build's shards and preview into ``out_dir`` (not the card); returns the paths written."""
@@ -199,7 +225,8 @@ def export_builder(
             f"{config.name} was built with options its name does not record "
             f"(resample={config.resample!r}, classes={config.classes}): only default variants can be exported"
         )
-    written = write_config(builder.as_dataset(), config.name, out_dir, max_shard_size=max_shard_size, force=force)
+    written = write_config(builder.as_dataset(), config.name, out_dir, max_shard_size=max_shard_size,
+                           min_shards=min_shards, force=force)
     written.append(write_preview(builder_preview(builder), config.name, out_dir, force=force))
     return written
 
@@ -212,28 +239,38 @@ def export(
     cache_dir: Optional[str] = None,
     num_proc: Optional[int] = None,
     max_shard_size: Union[int, str] = DEFAULT_MAX_SHARD_SIZE,
+    min_shards: int = DEFAULT_MIN_SHARDS,
     repo_id: Optional[str] = None,
+    default_config: Optional[str] = None,
     force: bool = False,
 ) -> dict[str, list[str]]:
     """Build each config (reusing a finished build) and export it into ``out_dir``, then regenerate the card.
 
     Returns the paths written per config, relative to ``out_dir``. ``repo_id`` only fills the card's
-    loading snippet. ``force``: replace a card, previews and config folders that export did not write
-    (otherwise an :class:`~publish.folder.OverwriteError` before any build).
+    loading snippet. ``default_config``: the config that ``load_dataset(out_dir)`` loads, one of
+    ``config_names`` or of those already in ``out_dir``; without it, the card's default stays, or else
+    the first of ``config_names`` becomes it. ``force``: replace a card, previews and config folders that
+    export did not write (otherwise an :class:`~publish.folder.OverwriteError` before any build).
     """
     from imagenet_tiny import prepare_variant
 
     convert_file_size_to_int(max_shard_size)  # every argument checked before the first (long) build
+    check_min_shards(min_shards)
     for name in config_names:
         if not is_config_name(name):
             parse_config_name(name)
             raise ExportLayoutError(f"{name!r} is not a canonical config name (leave out '-crop', the default)")
     check_export(out_dir, config_names, force=force)
+    default = choose_default_config({*config_names, *exported_configs(out_dir)}, default_config,
+                                    folder_default_config(out_dir), fallback=next(iter(config_names), None))
     written = {}
     for name in config_names:
         builder = prepare_variant(name, os.fspath(data_dir), cache_dir=cache_dir, num_proc=num_proc)
-        written[name] = export_builder(builder, out_dir, max_shard_size=max_shard_size, force=force)
-        write_card(out_dir, repo_id=repo_id, force=force)  # after each config, so that the card never lags what DIR holds
+        written[name] = export_builder(builder, out_dir, max_shard_size=max_shard_size, min_shards=min_shards,
+                                       force=force)
+        # After each config, so that the card never lags what DIR holds; the default once it is there.
+        write_card(out_dir, repo_id=repo_id, default_config=default if default in exported_configs(out_dir) else None,
+                   force=force)
     return written
 
 

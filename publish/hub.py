@@ -6,16 +6,20 @@
    accepts it, that it may write, and that it may write to NS/NAME (or create it), all before any build;
 2. builds (or reuses) each config and exports it into a work folder with ``publish.export``;
 3. reads what the repo holds: its files and its card, whose configs other than those published are
-   carried into the new card as they are (if their files are really there);
-4. commits each config (its shards, stale shards deleted, and its preview) with ``HfApi.create_commit``,
+   carried into the new card as they are (if their files are really there), as is its default config
+   (the one ``load_dataset(repo)`` loads) unless ``default_config`` names another;
+4. with ``gated`` ("auto" or "manual"), gates the repo (before any file goes up to a new repo), so that the
+   Hub asks for ImageNet's terms, which the card carries, before a download; a repo gated so already is
+   left alone;
+5. commits each config (its shards, stale shards deleted, and its preview) with ``HfApi.create_commit``,
    which sends LFS files through the Hub's LFS protocol with retries, skips files whose content is already
    on the Hub, and makes no commit at all when nothing changed;
-5. commits the regenerated card last, so that a reader never sees a config listed whose files are not
+6. commits the regenerated card last, so that a reader never sees a config listed whose files are not
    there yet. The card commit names its parent: a repo changed meanwhile makes it fail, not clobber.
 
 One commit per config keeps a config's replacement atomic (readers see the old shards or the new, never a
 mix), and an interrupted publish resumes at the file: a rerun does not send again what was uploaded.
-``dry_run`` stops after step 3 and says what would be uploaded and deleted.
+``dry_run`` stops after step 3 and says what would be uploaded, deleted and gated.
 """
 
 from __future__ import annotations
@@ -35,12 +39,15 @@ from huggingface_hub.errors import HfHubHTTPError, HFValidationError, Repository
 from huggingface_hub.utils import validate_repo_id
 from huggingface_hub.utils.sha import git_hash
 
-from publish.card import CARD_FILENAME, card_infos, is_config_name, preview_path, write_card
-from publish.export import DEFAULT_MAX_SHARD_SIZE, export
+from publish.card import (
+    CARD_FILENAME, card_default_config, card_infos, choose_default_config, is_config_name, preview_path, write_card,
+)
+from publish.export import DEFAULT_MAX_SHARD_SIZE, DEFAULT_MIN_SHARDS, check_min_shards, export
 from publish.folder import file_sha256
 
 REPO_TYPE = "dataset"
 COMMIT_ATTEMPTS = 3  # a failed commit is safe to retry: files already committed are skipped as no-ops
+GATE_MODES = ("auto", "manual")  # the Hub's: requests approved at once, or by the repo's owners
 
 
 class PublishError(ValueError):
@@ -66,6 +73,9 @@ class PublishReport:
     planned_on: Optional[str] = None  # the commit whose files and card the plan compares with
     commits: list[str] = dataclasses.field(default_factory=list)  # oids of the commits made
     dry_run: bool = False
+    default_config: Optional[str] = None  # the config the card marks as default
+    gated_before: str | bool = False  # the repo's gating as found: False, "auto" or "manual"
+    gate: Optional[str] = None  # the gating to set, where it differs from gated_before
 
     @property
     def uploads(self) -> list[FileChange]:
@@ -78,6 +88,7 @@ class Access:
     user: str
     repo_exists: bool
     branch_exists: bool
+    gated: str | bool = False  # the repo's gating: False, "auto" or "manual"
 
 
 def check_repo_id(repo_id: str) -> None:
@@ -113,7 +124,7 @@ def check_access(repo_id: str, revision: Optional[str] = None, token: Optional[s
         raise TokenError(f"the token of {user} is read-only: publishing needs a token with write access")
     namespace = repo_id.split("/")[0]
     try:
-        api.repo_info(repo_id, repo_type=REPO_TYPE)
+        info = api.repo_info(repo_id, repo_type=REPO_TYPE)
     except RepositoryNotFoundError:
         allowed = [user, *(org.get("name") for org in me.get("orgs", []))]
         if namespace not in allowed:
@@ -134,7 +145,7 @@ def check_access(repo_id: str, revision: Optional[str] = None, token: Optional[s
             api.repo_info(repo_id, repo_type=REPO_TYPE, revision=revision)
         except RevisionNotFoundError:
             branch_exists = False
-    return Access(api, user, repo_exists=True, branch_exists=branch_exists)
+    return Access(api, user, repo_exists=True, branch_exists=branch_exists, gated=info.gated or False)
 
 
 def publish(
@@ -148,15 +159,28 @@ def publish(
     cache_dir: Optional[str] = None,
     num_proc: Optional[int] = None,
     max_shard_size: int | str = DEFAULT_MAX_SHARD_SIZE,
+    min_shards: int = DEFAULT_MIN_SHARDS,
+    default_config: Optional[str] = None,
+    gated: Optional[str] = None,
     work_dir: Optional[str] = None,
     log: Callable[[str], None] = print,
 ) -> PublishReport:
-    """Build, export and publish ``config_names`` to the Hub dataset repo ``repo_id``; see the module doc."""
+    """Build, export and publish ``config_names`` to the Hub dataset repo ``repo_id``; see the module doc.
+
+    ``default_config``: the config ``load_dataset(repo_id)`` loads, one of ``config_names`` or of those the
+    repo's card lists (default: the card's default, else the first of ``config_names``). ``gated``:
+    "auto" or "manual" to gate the repo (default: leave its gating as it is).
+    """
     check_repo_id(repo_id)
     bad = [name for name in config_names if not is_config_name(name)]
+    if default_config is not None and not is_config_name(default_config):
+        bad.append(default_config)
     if bad:
         raise PublishError(f"not canonical config names: {', '.join(bad)} (see `imagenet-tiny configs`)")
+    if gated is not None and gated not in GATE_MODES:
+        raise PublishError(f"--gated {gated!r} is not one of {', '.join(GATE_MODES)}")
     convert_file_size_to_int(max_shard_size)  # a bad size fails here, not after the builds
+    check_min_shards(min_shards)
     with _hub_errors(f"cannot check the token and {repo_id} with the Hub"):
         access = check_access(repo_id, revision)
     branch = revision or "main"
@@ -167,22 +191,36 @@ def publish(
     # Always a fresh folder: the card is made from what it holds, which must be only this publish's configs.
     work = Path(tempfile.mkdtemp(prefix="imagenet-tiny-publish-", dir=work_dir))
     try:
+        if default_config is not None and default_config not in config_names:
+            with _hub_errors(f"cannot read what {repo_id} holds"):  # before the builds: it must be listed there
+                card = _remote_card(access.api, repo_id, *_remote_files(access, repo_id, branch), work)
+            listed = sorted(card_infos(card)) if card is not None else []
+            if default_config not in listed:
+                raise PublishError(
+                    f"--default-config {default_config} is neither published now nor listed on {repo_id}'s card "
+                    f"({', '.join(listed) or 'no configs'}): publish it too, or choose one of those"
+                )
         export(config_names, data_dir, work, cache_dir=cache_dir, num_proc=num_proc,
-               max_shard_size=max_shard_size, repo_id=repo_id)
+               max_shard_size=max_shard_size, min_shards=min_shards, repo_id=repo_id)
         with _hub_errors(f"cannot read what {repo_id} holds"):
             planned_on, remote = _remote_files(access, repo_id, branch)
-            carried, carried_previews = _carried_configs(
-                access.api, repo_id, planned_on, remote, set(config_names), work, log
-            )
-        write_card(work, repo_id=repo_id, carried=carried, carried_previews=carried_previews)
+            card = _remote_card(access.api, repo_id, planned_on, remote, work)
+            carried, carried_previews = _carried_configs(card, repo_id, remote, set(config_names), log)
+        # The card's default stays (what load_dataset(repo) loads now), unless another is asked for.
+        default = choose_default_config({*config_names, *carried}, default_config,
+                                        card_default_config(card) if card is not None else None,
+                                        fallback=next(iter(config_names), None))
+        write_card(work, repo_id=repo_id, carried=carried, carried_previews=carried_previews, default_config=default)
         changes = {name: _config_changes(work, name, remote) for name in config_names}
         changes[CARD_FILENAME] = [_change(work, CARD_FILENAME, remote)]
-        report = PublishReport(repo_id, branch, changes, planned_on=planned_on, dry_run=dry_run)
+        report = PublishReport(repo_id, branch, changes, planned_on=planned_on, dry_run=dry_run,
+                               default_config=default, gated_before=access.gated,
+                               gate=gated if gated is not None and gated != access.gated else None)
         _log_plan(report, log)
         if dry_run:
-            log("Dry run: nothing was uploaded.")
+            log("Dry run: nothing was uploaded" + (" and the gating was not changed." if report.gate else "."))
             return report
-        if not report.uploads:
+        if not report.uploads and report.gate is None:
             log(f"Nothing to do: {repo_id} ({branch}) already holds these configs as built.")
             return report
         _upload(access, repo_id, branch, private, report, work, log)
@@ -215,16 +253,25 @@ def _remote_files(access: Access, repo_id: str, branch: str) -> tuple[Optional[s
     }
 
 
-def _carried_configs(
-    api: HfApi, repo_id: str, revision: Optional[str], remote: dict[str, RemoteFile], published: set[str], work: Path, log
-) -> tuple[dict, set[str]]:
-    """The configs of the repo's card that stay listed: not republished now, and with their files there."""
+def _remote_card(
+    api: HfApi, repo_id: str, revision: Optional[str], remote: dict[str, RemoteFile], work: Path
+) -> Optional[DatasetCard]:
+    """The repo's card at ``revision`` (None where it has none), downloaded into the work folder's cache."""
     if CARD_FILENAME not in remote:
-        return {}, set()
+        return None
     path = api.hf_hub_download(repo_id, CARD_FILENAME, repo_type=REPO_TYPE, revision=revision,
                                cache_dir=work / ".hub-cache")
+    return DatasetCard.load(path)
+
+
+def _carried_configs(
+    card: Optional[DatasetCard], repo_id: str, remote: dict[str, RemoteFile], published: set[str], log
+) -> tuple[dict, set[str]]:
+    """The configs of the repo's card that stay listed: not republished now, and with their files there."""
+    if card is None:
+        return {}, set()
     carried = {}
-    for name, info in card_infos(DatasetCard.load(path)).items():
+    for name, info in card_infos(card).items():
         if name in published:
             continue
         missing = [s for s in info.splits if not any(p.startswith(f"{name}/{s}-") for p in remote)]
@@ -267,6 +314,12 @@ def _log_plan(report: PublishReport, log) -> None:
         for change in todo:
             verb = "delete" if change.action == "delete" else f"upload ({change.action})"
             log(f"    {verb:<16} {change.path}  {change.size:,} bytes")
+    log(f"  default config: {report.default_config}")
+    before = report.gated_before or "not gated"
+    if report.gate is not None:
+        log(f"  gating: {'would set' if report.dry_run else 'set'} {report.gate} (now {before})")
+    else:
+        log(f"  gating: {before} (unchanged)")
 
 
 # --- uploading ------------------------------------------------------------------------------------
@@ -281,6 +334,10 @@ def _upload(access: Access, repo_id: str, branch: str, private: bool, report: Pu
         if not access.repo_exists:
             api.create_repo(repo_id, repo_type=REPO_TYPE, private=private, exist_ok=True)
             log(f"Created {'private ' if private else ''}dataset repo {repo_id}")
+        if report.gate is not None:
+            # Before the first file goes up: a new repo's data are never downloadable without the terms.
+            api.update_repo_settings(repo_id, gated=report.gate, repo_type=REPO_TYPE)
+            log(f"Gated {repo_id}: {report.gate} approval of access requests")
         if branch != "main" and not access.branch_exists:
             api.create_branch(repo_id, branch=branch, repo_type=REPO_TYPE, exist_ok=True)
             log(f"Created branch {branch}")

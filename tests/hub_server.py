@@ -2,7 +2,8 @@
 
 Enough for ``huggingface_hub`` 2.x and ``datasets`` 5.x (with ``HF_HUB_DISABLE_XET=1``) to create dataset repos,
 commit files (preupload, LFS batch with the basic transfer, NDJSON commit), create branches, list trees and
-paths, report repo and revision info, check tokens and write access, and resolve files (regular files served
+paths, report repo and revision info, change the repo's gating (recorded and reported,
+not enforced on downloads), check tokens and write access, and resolve files (regular files served
 directly, LFS files redirected to a second "CDN" port, as the Hub does). State lives in memory in
 :class:`HubState`, which tests read directly (commits, files) and use to inject faults.
 
@@ -76,6 +77,7 @@ class Repo:
     branches: dict[str, str]  # branch -> commit oid
     commits: dict[str, Commit]
     lfs: dict[str, bytes] = dataclasses.field(default_factory=dict)  # LFS storage is per repo, as on the Hub
+    gated: Any = False  # False, "auto" or "manual", as the Hub reports it
 
     def resolve(self, revision: str) -> Optional[Commit]:
         revision = unquote(revision)
@@ -151,7 +153,8 @@ class HubState:
             return [
                 f"{m} {p}"
                 for m, p, status in self.requests
-                if m in ("PUT", "POST") and status < 400 and re.search(r"/lfs-upload/|/commit/|/repos/create|/branch/", p)
+                if m in ("PUT", "POST") and status < 400
+                and re.search(r"/lfs-upload/|/commit/|/repos/create|/branch/|/settings$", p)
             ]
 
     def _take_fault(self, method: str, path: str) -> Optional[Fault]:
@@ -352,7 +355,7 @@ class HubHandler(BaseHTTPRequestHandler):
             "sha": commit.oid,
             "lastModified": commit.date,
             "private": repo.private,
-            "gated": False,
+            "gated": repo.gated,
             "disabled": False,
             "downloads": 0,
             "likes": 0,
@@ -373,6 +376,18 @@ class HubHandler(BaseHTTPRequestHandler):
                 raise HubError(409, f"Branch {branch} already exists")
             start = self._commit(repo, payload.get("startingPoint") or "main")
             repo.branches[branch] = start.oid
+        return 200, {}, {}
+
+    def settings(self, groups, query, body):
+        repo = self._repo(groups, write=True)
+        payload = json.loads(body or b"{}")
+        unknown = set(payload) - {"gated"}
+        if unknown:  # visibility and the rest: not needed here yet, so a visible gap
+            raise HubError(400, f"hub_server: unsupported settings {sorted(unknown)}")
+        if payload.get("gated") not in (False, "auto", "manual"):
+            raise HubError(400, f"Invalid gated value {payload.get('gated')!r}")
+        with self.state.lock:
+            repo.gated = payload["gated"]
         return 200, {}, {}
 
     def preupload(self, groups, query, body):
@@ -569,6 +584,7 @@ ROUTES = [
     ("GET", rf"/api/{TYPES}/{REPO}/revision/{REV}", HubHandler.repo_info),
     ("GET", rf"/api/{TYPES}/{REPO}/auth-check(?P<write>/write)?", HubHandler.auth_check),
     ("POST", rf"/api/{TYPES}/{REPO}/branch/(?P<branch>.+)", HubHandler.create_branch),
+    ("PUT", rf"/api/{TYPES}/{REPO}/settings", HubHandler.settings),
     ("POST", rf"/api/{TYPES}/{REPO}/preupload/{REV}", HubHandler.preupload),
     ("POST", rf"/api/{TYPES}/{REPO}/commit/{REV}", HubHandler.commit),
     ("GET", rf"/api/{TYPES}/{REPO}/commits/{REV}", HubHandler.commits),

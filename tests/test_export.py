@@ -16,7 +16,7 @@ from PIL import Image
 
 from builder.synthetic import write_synthetic_source
 from imagenet_tiny import ImageNetTiny, prepare_variant
-from publish.card import ExportLayoutError, config_info, variant_row, write_card
+from publish.card import DefaultConfigError, ExportLayoutError, config_info, folder_default_config, variant_row, write_card
 from publish.export import export, write_config, write_preview
 from publish.folder import LOCK_FILENAME, MANIFEST_FILENAME
 from publish.preview import draw_preview, preview_size
@@ -125,13 +125,90 @@ def test_variants_table_matches_the_data(exported, tmp_path):
 
 def test_card_says_what_the_download_section_says(exported):
     content = " ".join(DatasetCard.load(exported / "README.md").text.split())
-    for needed in ("load_dataset(", 'evaluate.load("metrics/imagenet_clsloc")', "Terms of access",
+    assert 'evaluate.load("metrics/imagenet_clsloc")' not in content  # works only in the repository's root
+    for needed in ('load_dataset("<namespace>/imagenet-tiny")', 'load_dataset("<namespace>/imagenet-tiny", "',
+                   'load_dataset("<namespace>/imagenet-tiny", data_dir="',
+                   'from imagenet_tiny import load_arrays x, y = load_arrays("<namespace>/imagenet-tiny", "8x8-gray-5", "train")',
+                   "import imagenet_tiny clsloc = evaluate.load(imagenet_tiny.METRIC_PATH)",
+                   "python train.py --dataset hfds/<namespace>/imagenet-tiny --train-split train --val-split validation",
+                   "python validate.py --dataset hfds/<namespace>/imagenet-tiny --split validation",
+                   "--num-classes 5 --input-size 1 8 8",  # the default config's: 8x8-gray-5
+                   "timm lowercases the dataset name", "Terms of access",
                    "non-commercial research and educational purposes only", "Russakovsky",
                    "A Downsampled Variant of ImageNet as an Alternative to the {CIFAR} datasets",
                    "Pixel Recurrent Neural Networks", "imagenet-tiny export", "imagenet-tiny generate"):
         assert needed in content, needed
     for config in CONFIGS:
         assert f"](previews/{config}.png)" in content
+
+
+def timm_dataset_name(dataset: str) -> str:
+    """What timm's ``create_reader`` makes of ``--dataset hfds/NAME``: lowercased, the reader's prefix split off."""
+    prefix, name = dataset.lower().split("/", 1)
+    assert prefix in ("hfds", "hfids")
+    return name
+
+
+def as_timm_rows(split: datasets.Dataset) -> list[tuple[str, int, bytes]]:
+    """Image id, label and PNG bytes per row, the image undecoded as timm's hfds reader casts it."""
+    split = split.cast_column("image", datasets.Image(decode=False))
+    return [(row["image_id"], row["label"], row["image"]["bytes"]) for row in split]
+
+
+def test_the_card_marks_the_first_config_exported_as_default_and_load_dataset_of_the_root_gives_it(
+    exported, source, cache_dir, tmp_path
+):
+    card = DatasetCard.load(exported / "README.md").data.to_dict()
+    assert [c["config_name"] for c in card["configs"] if c.get("default")] == [CONFIGS[0]]
+    loaded = datasets.load_dataset(str(exported), cache_dir=str(tmp_path / "loaded"))  # no config name
+    assert_same_dataset(loaded, built(CONFIGS[0], source, cache_dir))
+
+
+def test_timm_readers_load_the_default_config_of_the_export_root(exported, source, cache_dir, tmp_path, monkeypatch):
+    monkeypatch.chdir(exported.parent)  # a relative path: timm lowercases it, and the folder's name is lowercase
+    name = timm_dataset_name(f"hfds/{exported.name}")
+    assert name == exported.name
+    local = built(CONFIGS[0], source, cache_dir)["train"]
+    # timm's ReaderHfds
+    ds = datasets.load_dataset(name, split="train", cache_dir=str(tmp_path / "timm"), trust_remote_code=False)
+    assert ds.info.features["label"].names == local.features["label"].names
+    assert ds.info.splits["train"].num_examples == len(local)
+    assert as_timm_rows(ds) == as_timm_rows(local)
+    # timm's ReaderHfids
+    builder = datasets.load_dataset_builder(name, cache_dir=str(tmp_path / "timm"))
+    assert builder.info.splits["train"].num_examples == len(local)
+    streamed = [(row["image_id"], row["label"]) for row in builder.as_streaming_dataset(split="train")]
+    assert streamed == [(row["image_id"], row["label"]) for row in local]
+
+
+def test_default_config_is_asked_for_or_kept(tmp_path, source, cache_dir):
+    out = tmp_path / "export"
+    export([CONFIGS[1], CONFIGS[0]], source, out, cache_dir=cache_dir)
+    assert folder_default_config(out) == CONFIGS[1]  # the first exported, not the first in the card's order
+    export([CONFIGS[2]], source, out, cache_dir=cache_dir)
+    assert folder_default_config(out) == CONFIGS[1]  # kept: load_dataset(out) loads what it loaded before
+    export([CONFIGS[2]], source, out, cache_dir=cache_dir, default_config=CONFIGS[0])  # one already there
+    assert folder_default_config(out) == CONFIGS[0]
+    write_card(out)
+    assert folder_default_config(out) == CONFIGS[0]
+    card = DatasetCard.load(out / "README.md").data.to_dict()
+    assert [c["config_name"] for c in card["configs"] if c.get("default")] == [CONFIGS[0]]
+
+    # Neither exported now nor in the folder: an error before any build.
+    fresh = tmp_path / "no-build"
+    with pytest.raises(DefaultConfigError, match=rf"the default config '{CONFIGS[3]}' is not among the configs"):
+        export([CONFIGS[2]], source, out, cache_dir=str(fresh), default_config=CONFIGS[3])
+    assert not fresh.exists() and folder_default_config(out) == CONFIGS[0]
+
+    env = {**os.environ, "HF_DATASETS_DISABLE_PROGRESS_BARS": "1"}
+    result = subprocess.run(
+        [CLI, "export", CONFIGS[2], "--data-dir", str(source), "--to", str(out), "--cache-dir", cache_dir,
+         "--default-config", CONFIGS[2]],
+        capture_output=True, text=True, env=env, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"datasets.load_dataset({str(out)!r}) (the default config, {CONFIGS[2]})" in result.stdout
+    assert folder_default_config(out) == CONFIGS[2]
 
 
 @pytest.mark.parametrize("config", ["8x8-gray-5", "64x64-sRGB-5"])

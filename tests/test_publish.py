@@ -8,6 +8,8 @@ The Hub is :mod:`hub_server` on 127.0.0.1. Every client runs in a subprocess who
 from __future__ import annotations
 
 import fnmatch
+import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -26,11 +28,33 @@ WRITE, READ, BOB = "hf_alice_write_0123456789", "hf_alice_read_0123456789", "hf_
 C1, C2, C3 = "16x16-sRGB-5", "8x8-gray-5", "32x32-gray-5-pad"
 
 LOAD = """
+import json
 import sys
 import datasets
 datasets.config.USE_PARQUET_EXPORT = False  # the dataset viewer is a separate service this Hub does not run
-repo_id, config, out = sys.argv[1:4]
-datasets.load_dataset(repo_id, config, cache_dir=out + ".cache").save_to_disk(out)
+repo_id, config, out, kwargs = sys.argv[1:5]
+datasets.load_dataset(repo_id, config or None, cache_dir=out + ".cache", **json.loads(kwargs)).save_to_disk(out)
+"""
+# What timm does with --dataset hfds/NAME and hfids/NAME (timm.data.readers: create_reader, ReaderHfds,
+# ReaderHfids): the name lowercased, its reader's prefix split off; rows as (image_id, label, sha256 of the PNG).
+TIMM = """
+import hashlib
+import json
+import sys
+import datasets
+datasets.config.USE_PARQUET_EXPORT = False
+dataset, root, out = sys.argv[1:4]
+name = dataset.lower().split("/", 1)[1]
+ds = datasets.load_dataset(name, split="train", cache_dir=root, trust_remote_code=False)
+ds = ds.cast_column("image", datasets.Image(decode=False))
+builder = datasets.load_dataset_builder(name, cache_dir=root)
+streamed = builder.as_streaming_dataset(split="train")
+json.dump({
+    "names": ds.info.features["label"].names,
+    "num_examples": [ds.info.splits["train"].num_examples, builder.info.splits["train"].num_examples],
+    "hfds": [[r["image_id"], r["label"], hashlib.sha256(r["image"]["bytes"]).hexdigest()] for r in ds],
+    "hfids": [[r["image_id"], r["label"], r["image"].size] for r in streamed],
+}, open(out, "w"))
 """
 
 
@@ -83,12 +107,39 @@ def publish(env, source, cache_dir, repo_id, *configs, token=WRITE, extra=()) ->
     return result
 
 
-def load_from_hub(env, repo_id, config, tmp_path) -> datasets.DatasetDict:
-    out = tmp_path / f"loaded-{config}"
-    result = subprocess.run([sys.executable, "-c", LOAD, repo_id, config, str(out)], capture_output=True, text=True,
-                            env=env, timeout=300)
+def load_from_hub(env, repo_id, config, tmp_path, **kwargs) -> datasets.DatasetDict:
+    """``load_dataset(repo_id, config, **kwargs)`` in a client process; ``config`` None: no config name."""
+    out = tmp_path / f"loaded-{config}-{len(list(tmp_path.glob('loaded-*')))}"
+    result = subprocess.run([sys.executable, "-c", LOAD, repo_id, config or "", str(out), json.dumps(kwargs)],
+                            capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     return datasets.load_from_disk(str(out))
+
+
+def read_as_timm(env, dataset, tmp_path) -> dict:
+    """What timm's readers read from ``--dataset hfds/NAME`` (and ``hfids/NAME``), in a client process whose
+    working folder is ``tmp_path`` (a relative NAME: timm lowercases it, and tmp_path may have capitals)."""
+    out = tmp_path / f"timm-{len(list(tmp_path.glob('timm-*')))}.json"
+    result = subprocess.run([sys.executable, "-c", TIMM, dataset, str(tmp_path / "timm-root"), str(out)],
+                            capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(out.read_text())
+
+
+def assert_timm_read(read: dict, config, source, cache_dir):
+    """timm's readers got ``config``'s train split as the local build has it."""
+    local = prepare_variant(config, str(source), cache_dir=cache_dir).as_dataset()["train"]
+    width, height = map(int, config.split("-")[0].split("x"))
+    assert read["names"] == local.features["label"].names
+    assert read["num_examples"] == [len(local)] * 2
+    local = local.cast_column("image", datasets.Image(decode=False))
+    assert read["hfds"] == [[r["image_id"], r["label"], hashlib.sha256(r["image"]["bytes"]).hexdigest()] for r in local]
+    assert read["hfids"] == [[r["image_id"], r["label"], [width, height]] for r in local]
+
+
+def card_default(files: dict[str, bytes]) -> list[str]:
+    card = DatasetCard(files["README.md"].decode())
+    return [c["config_name"] for c in card.data.to_dict()["configs"] if c.get("default")]
 
 
 def assert_same_as_local(loaded, config, source, cache_dir):
@@ -287,3 +338,94 @@ def test_an_unreachable_hub_is_one_clear_error(env, source, tmp_path):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "cannot check the token and alice/x with the Hub: ConnectError" in result.stderr
     assert not (tmp_path / "builds").exists()
+
+
+def test_the_repo_root_loads_the_default_config_and_timm_reads_it(hub, env, source, cache_dir, tmp_path):
+    repo_id = "alice/defaults"  # lowercase: timm lowercases the name it is given
+    result = publish(env, source, cache_dir, repo_id, C1, C2, extra=["--default-config", C2])
+    assert result.returncode == 0, result.stderr
+    assert f"default config: {C2}" in result.stdout
+    assert card_default(hub.state.files(repo_id)) == [C2]
+    assert_same_as_local(load_from_hub(env, repo_id, None, tmp_path), C2, source, cache_dir)  # no config name
+    assert_timm_read(read_as_timm(env, f"hfds/{repo_id}", tmp_path), C2, source, cache_dir)
+
+    # The card's other ways to a config that is not the default: data_dir, and its folder downloaded for timm.
+    assert_same_as_local(load_from_hub(env, repo_id, None, tmp_path, data_dir=C1), C1, source, cache_dir)
+    local_dir = tmp_path / "imagenet-tiny"
+    download = subprocess.run(
+        [str(Path(sys.executable).with_name("hf")), "download", repo_id, "--repo-type", "dataset",
+         "--include", f"{C1}/*", "--local-dir", str(local_dir)],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert download.returncode == 0, download.stderr
+    (local_dir / C1).rename(local_dir / C1.lower())  # the card's `mv`: C1 has capitals
+    assert_timm_read(read_as_timm(env, f"hfds/{local_dir.name}/{C1.lower()}", tmp_path), C1, source, cache_dir)
+
+    # Another config published: the default stays, so load_dataset(repo) loads what it loaded before.
+    assert publish(env, source, cache_dir, repo_id, C3).returncode == 0
+    assert card_default(hub.state.files(repo_id)) == [C2]
+    # A config already there made the default: only the card changes.
+    commits = hub.state.commit_count(repo_id)
+    result = publish(env, source, cache_dir, repo_id, C1, extra=["--default-config", C3])
+    assert result.returncode == 0, result.stderr
+    assert f"  {C1}: unchanged" in result.stdout
+    assert card_default(hub.state.files(repo_id)) == [C3]
+    assert hub.state.commit_count(repo_id) == commits + 1
+    assert [c.title for c in hub.state.repo(repo_id).history()][0] == "Update dataset card"
+    assert_card_never_ahead_of_files(hub, repo_id)
+
+    # A default that is neither published now nor on the card: an error before any build or upload.
+    writes, builds = hub.state.uploads(), tmp_path / "no-builds"
+    result = publish(env, source, str(builds), repo_id, C1, extra=["--default-config", "64x64-sRGB-5"])
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert (f"--default-config 64x64-sRGB-5 is neither published now nor listed on {repo_id}'s card "
+            f"({', '.join(sorted([C1, C2, C3]))})") in result.stderr
+    assert not builds.exists() and hub.state.uploads() == writes
+
+
+def settings_requests(hub, repo_id) -> int:
+    return len([r for r in hub.state.requests if r[:2] == ("PUT", f"/api/datasets/{repo_id}/settings")])
+
+
+def test_gating_with_imagenet_terms(hub, env, source, cache_dir):
+    repo_id = "alice/gated"
+    writes = hub.state.uploads()
+    result = publish(env, source, cache_dir, repo_id, C2, extra=["--gated", "auto", "--dry-run"])
+    assert result.returncode == 0, result.stderr
+    assert "gating: would set auto (now not gated)" in result.stdout
+    assert "Dry run: nothing was uploaded and the gating was not changed." in result.stdout
+    assert hub.state.repo(repo_id) is None and hub.state.uploads() == writes
+
+    result = publish(env, source, cache_dir, repo_id, C2, extra=["--gated", "auto"])
+    assert result.returncode == 0, result.stderr
+    assert f"Gated {repo_id}: auto approval of access requests" in result.stdout
+    assert hub.state.repo(repo_id).gated == "auto" and settings_requests(hub, repo_id) == 1
+    requests = [p for m, p, status in hub.state.requests if repo_id in p and m in ("PUT", "POST")]
+    assert requests.index(f"/api/datasets/{repo_id}/settings") < requests.index(f"/api/datasets/{repo_id}/commit/main")
+    card = DatasetCard(hub.state.files(repo_id)["README.md"].decode()).data.to_dict()
+    assert "use the images only for non-commercial research and educational purposes" in card["extra_gated_prompt"]
+    assert "https://image-net.org/download" in card["extra_gated_prompt"]
+    assert card["extra_gated_fields"] == {"Name": "text", "Affiliation": "text",
+                                          "I agree to use this dataset for non-commercial use ONLY": "checkbox"}
+
+    # Gated so already: no request, no commit.
+    commits = hub.state.commit_count(repo_id)
+    result = publish(env, source, cache_dir, repo_id, C2, extra=["--gated", "auto"])
+    assert result.returncode == 0, result.stderr
+    assert "gating: auto (unchanged)" in result.stdout and "Nothing to do" in result.stdout
+    assert settings_requests(hub, repo_id) == 1 and hub.state.commit_count(repo_id) == commits
+
+    writes = hub.state.uploads()
+    result = publish(env, source, cache_dir, repo_id, C2, extra=["--gated", "manual", "--dry-run"])
+    assert result.returncode == 0, result.stderr
+    assert "gating: would set manual (now auto)" in result.stdout
+    assert hub.state.repo(repo_id).gated == "auto" and hub.state.uploads() == writes
+
+    # Only the gating changes: one request, no commit; without --gated it stays as it is.
+    result = publish(env, source, cache_dir, repo_id, C2, extra=["--gated", "manual"])
+    assert result.returncode == 0, result.stderr
+    assert hub.state.repo(repo_id).gated == "manual" and settings_requests(hub, repo_id) == 2
+    assert hub.state.commit_count(repo_id) == commits
+    result = publish(env, source, cache_dir, repo_id, C2)
+    assert result.returncode == 0 and "gating: manual (unchanged)" in result.stdout
+    assert hub.state.repo(repo_id).gated == "manual" and settings_requests(hub, repo_id) == 2
