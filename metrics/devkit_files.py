@@ -32,7 +32,7 @@ from typing import Iterable, Optional, Sequence
 
 import numpy as np
 
-from builder.classes import WNID_PATTERN, ClassTable
+from builder.classes import WNID_PATTERN, ClassTable, ilsvrc_classes
 from builder.sources.annotations import (
     KAGGLE_HEADER,
     Box,
@@ -47,7 +47,6 @@ from metrics.imagenet_clsloc.imagenet_clsloc import DEFAULT_MAX_GUESSES, check_m
 IMAGE_ID_PATTERN = re.compile(r"ILSVRC2012_val_([0-9]{8})")
 WHOLE_NUMBER_PATTERN = re.compile(r"[0-9]+")  # ASCII: str.isdigit() also takes '²' and other scripts' digits
 MAX_IMAGE_NUMBER = 99_999_999  # ImageIds have 8 digits
-NUM_DEVKIT_CLASSES = 1000  # ILSVRC2014_IDs 1..1000 are the CLS-LOC classes
 GUESS_LAYOUTS = {"labels": "labels alone", "boxes": "'label xmin ymin xmax ymax' guesses"}
 
 
@@ -73,46 +72,37 @@ def image_number(name: str, where: str = "") -> int:
 class LabelSpace:
     """Turns the labels in files, ILSVRC2014_IDs or WNIDs, into the integers the metric compares.
 
-    With a class table the integers are class indices (sorted WNID order), so IDs and WNIDs mix
-    freely (a devkit table is needed for IDs). Without one only ILSVRC2014_IDs can be read, and they
-    are kept as they are.
+    The integers are class indices of a class table (sorted WNID order), so IDs and WNIDs mix freely;
+    by default the table is ImageNet's, which ships with the code. A table without ILSVRC2014_IDs
+    (a ``LOC_synset_mapping.txt`` read as it is) reads WNIDs only.
     """
 
     def __init__(self, table: Optional[ClassTable] = None) -> None:
-        self.table = table
-        self._by_wnid = {} if table is None else {wnid: i for i, wnid in enumerate(table.wnids)}
-        if table is None:
-            self._by_id = {str(i): i for i in range(1, NUM_DEVKIT_CLASSES + 1)}
-        elif table.ilsvrc2014_ids is None:
-            self._by_id = {}
-        else:
-            self._by_id = {str(number): i for i, number in enumerate(table.ilsvrc2014_ids)}
+        self.table = ilsvrc_classes() if table is None else table
+        self._by_wnid = {wnid: i for i, wnid in enumerate(self.table.wnids)}
+        self._by_id = {str(number): i for i, number in enumerate(self.table.ilsvrc2014_ids or ())}
 
     def of_id(self, token: str, where: str) -> int:
         """The label of an ILSVRC2014_ID as written in a devkit file."""
         label = self._by_id.get(token)
         if label is not None:
             return label
-        if self.table is not None and self.table.ilsvrc2014_ids is None:
+        if self.table.ilsvrc2014_ids is None:
             raise EvaluationFileError(
                 f"{where}: devkit labels are ILSVRC2014_IDs, which {self.table.source} does not give; "
                 "pass the devkit's meta_clsloc.mat (or meta_clsloc.tsv) as the class table"
             )
-        known = "the class table's ILSVRC2014_IDs" if self.table is not None else f"1..{NUM_DEVKIT_CLASSES}"
+        known = f"1..{len(self.table)}" if self.table is ilsvrc_classes() else "the class table's ILSVRC2014_IDs"
         raise EvaluationFileError(
             f"{where}: {excerpt(token)!r} is not a known class: labels must be ILSVRC2014_IDs in {known}"
         )
 
     def name(self, label: int) -> str:
-        """How files write ``label``: its WNID with a class table, else its ILSVRC2014_ID."""
-        return str(label) if self.table is None else self.table.wnids[label]
+        """How Kaggle files write ``label``: its WNID."""
+        return self.table.wnids[label]
 
     def of_wnid(self, token: str, where: str) -> int:
         """The label of a WNID as written in a Kaggle file or an XML annotation."""
-        if self.table is None:
-            raise EvaluationFileError(
-                f"{where}: WNID labels need a class table: pass --meta meta_clsloc.mat (or LOC_synset_mapping.txt)"
-            )
         label = self._by_wnid.get(token)
         if label is None:
             raise EvaluationFileError(f"{where}: {excerpt(token)!r} is not a class of {self.table.source}")

@@ -16,7 +16,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from builder.classes import ClassTable, ClassTableError
+from builder.classes import ClassTable, ClassTableError, ilsvrc_classes
 from builder.config import parse_config_name
 from builder.geometry import fit_geometry, original_boxes
 from metrics.devkit_files import (
@@ -126,8 +126,9 @@ def metric_inputs(rows: PredictionRows, source_images: Sequence[Any], label_name
     return predictions, references
 
 
-def write_devkit_predictions(path: str | os.PathLike, rows: PredictionRows, table: ClassTable) -> None:
-    """The devkit's prediction file: one line per image, labels as ILSVRC2014_IDs from ``table``."""
+def write_devkit_predictions(path: str | os.PathLike, rows: PredictionRows, table: Optional[ClassTable] = None) -> None:
+    """The devkit's prediction file: one line per image, labels as ILSVRC2014_IDs from ``table`` (ImageNet's by default)."""
+    table = ilsvrc_classes() if table is None else table
     if table.ilsvrc2014_ids is None:
         raise ClassTableError(f"{table.source} has no ILSVRC2014_IDs: devkit files need meta_clsloc.mat (or .tsv)")
     id_of = dict(zip(table.wnids, table.ilsvrc2014_ids))

@@ -18,7 +18,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from builder.classes import ClassTable, ClassTableError
+from builder.classes import ClassTable, ClassTableError, ilsvrc_classes
 from metrics.devkit_files import (
     EvaluationFileError,
     LabelSpace,
@@ -70,12 +70,16 @@ def make_tiny_eval_clsloc(
     classes: Sequence[str],
     name: str,
     ground_truth: str | os.PathLike,
-    table: ClassTable,
+    table: Optional[ClassTable] = None,
     blacklist: Optional[str | os.PathLike] = None,
     output_dir: str | os.PathLike = ".",
 ) -> SubsetFiles:
-    """Write the subset's ground truth, blacklist (empty without one) and file list into ``output_dir``."""
+    """Write the subset's ground truth, blacklist (empty without one) and file list into ``output_dir``.
+
+    ``table`` maps the classes to the ground truth's ILSVRC2014_IDs: ImageNet's by default.
+    """
     names = subset_file_names(name)
+    table = ilsvrc_classes() if table is None else table
     if table.ilsvrc2014_ids is None:
         raise ClassTableError(
             f"{table.source} has no ILSVRC2014_IDs, which the devkit ground truth uses: pass meta_clsloc.mat (or .tsv)"
