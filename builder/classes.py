@@ -88,6 +88,15 @@ class ClassTable:
         except KeyError:
             raise ClassTableError(f"ILSVRC2014_ID {ilsvrc2014_id} is not in {self.source}") from None
 
+    @functools.cached_property
+    def _by_written_id(self) -> dict[str, int]:
+        return {str(number): i for i, number in enumerate(self.ilsvrc2014_ids or ())}
+
+    def position_of_written_id(self, token: str) -> Optional[int]:
+        """Position of the class whose ILSVRC2014_ID is ``token`` as the devkit's files write it (ASCII
+        digits, no sign, no leading zero); None for any other token, or where the table has no IDs."""
+        return self._by_written_id.get(token)
+
     def subset(self, wnids: Iterable[str]) -> "ClassTable":
         """The table restricted to ``wnids`` (kept in sorted order); every WNID must be present."""
         chosen = sorted(set(wnids))

@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from builder.classes import SEED_FIVE_CLASSES, ilsvrc_classes, write_synset_mapping
+from builder.ilsvrc_files import validation_image_id
 
 # (shape, RGB colour) per class, in sorted WNID order; the colours differ in luma too (36 to 222), so
 # that the gray variants keep a cue a simple baseline can learn.
@@ -55,7 +56,7 @@ def write_synthetic_source(
                     image_id = f"{wnid}_{i + 1}"
                     folder = os.path.join(images_dir, "train", wnid)
                 elif split == "validation":
-                    image_id = f"ILSVRC2012_val_{counts[split] + 1:08d}"
+                    image_id = validation_image_id(counts[split] + 1)
                     folder = os.path.join(images_dir, "val")
                 else:
                     test_number += 1

@@ -19,13 +19,8 @@ import numpy as np
 from builder.classes import ClassTable, ClassTableError, ilsvrc_classes
 from builder.config import parse_config_name
 from builder.geometry import fit_geometry, original_boxes
-from metrics.devkit_files import (
-    devkit_prediction_line,
-    image_number,
-    kaggle_prediction_string,
-    write_kaggle_csv,
-    write_lines,
-)
+from builder.ilsvrc_files import prediction_string, validation_image_number, write_kaggle_csv
+from metrics.devkit_files import EvaluationFileError, devkit_prediction_line, write_lines
 from metrics.imagenet_clsloc.imagenet_clsloc import invalid_boxes, invalid_labels
 
 REQUIRED_COLUMNS = ("image_id", "original_width", "original_height")
@@ -78,7 +73,7 @@ def prediction_rows(
             f"is not a class index of the dataset (0..{len(names) - 1})"
         )
 
-    numbers = [image_number(name, "the dataset's image_id") for name in columns["image_id"]]
+    numbers = [validation_image_number(name, "the dataset's image_id", EvaluationFileError) for name in columns["image_id"]]
     order = np.argsort(numbers, kind="stable")
     wnid_rows = np.split(np.asarray(names, dtype=object)[flat_labels], np.cumsum(counts)[:-1])
     box_rows = None
@@ -147,7 +142,7 @@ def write_devkit_predictions(path: str | os.PathLike, rows: PredictionRows, tabl
 def write_kaggle_predictions(path: str | os.PathLike, rows: PredictionRows) -> None:
     """A Kaggle submission: ``ImageId,PredictionString`` with WNIDs (and boxes)."""
     strings = [
-        kaggle_prediction_string(wnids, None if rows.boxes is None else rows.boxes[i])
+        prediction_string(wnids, None if rows.boxes is None else rows.boxes[i])
         for i, wnids in enumerate(rows.wnids)
     ]
     write_kaggle_csv(path, rows.image_ids, strings)

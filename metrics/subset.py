@@ -19,14 +19,8 @@ from typing import Optional, Sequence
 import numpy as np
 
 from builder.classes import ClassTable, ClassTableError, ilsvrc_classes
-from metrics.devkit_files import (
-    EvaluationFileError,
-    LabelSpace,
-    is_kaggle_csv,
-    read_blacklist,
-    read_ground_truth,
-    write_lines,
-)
+from builder.ilsvrc_files import is_kaggle_csv
+from metrics.devkit_files import EvaluationFileError, LabelSpace, read_blacklist, read_ground_truth, write_lines
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
