@@ -19,11 +19,11 @@ import datasets
 
 from builder import cache, report, workers
 from builder.arrays import load_arrays
-from builder.classes import select_classes
+from builder.classes import ilsvrc_classes, select_classes
 from builder.config import GRAMMAR, ConfigNameError, ImageNetTinyConfig, predefined_configs
 from builder.examples import Shard, boxes_outside, shard_images, tiny_example, tiny_features
 from builder.shards import share
-from builder.sources import open_source
+from builder.sources import no_data_dir, open_source
 from builder.transform import DECODE_ERRORS
 
 _VERSION = "1.0.0"
@@ -84,17 +84,22 @@ class ImageNetTiny(datasets.GeneratorBasedBuilder):
         if config_name is None:
             raise ConfigNameError(f"ImageNetTiny needs a config name.\n\n{GRAMMAR}")
         config = ImageNetTinyConfig.from_name(config_name, version=self.VERSION, **config_kwargs)
-        # The download is opened here, before _info, since the build's cache id depends on it; its class
-        # names (the ClassLabel) come from it too, and a wrong data_dir fails here, before any work starts.
+        # The classes come from the table shipped with the code, so _info needs no download.
+        classes = ilsvrc_classes()
+        self.classes = classes.subset(select_classes(classes.wnids, config.num_classes, config.classes))
+        plain_id = config.create_config_id(config_kwargs, custom_features=custom_features)
+        if config.data_dir is None:  # features only; download_and_prepare asks for the download
+            self.source, self.splits, self.origin = None, (), None
+            return config, config_id or plain_id
+        # The download is opened here, before _info, since the build's cache id depends on it; a wrong
+        # data_dir (or a class table that is not ImageNet's) fails here, before any work starts.
         self.source = open_source(config.data_dir)
-        wnids = select_classes(self.source.classes.wnids, config.num_classes, config.classes)
-        self.classes = self.source.classes.subset(wnids)
         # Unlabelled test images cannot be filtered by class, so only the full configs have them.
         self.splits = tuple(s for s in self.source.splits if s != "test" or config.num_classes is None)
         self.origin = cache.BuildOrigin(
             os.path.realpath(self.source.data_dir),
             self.source.fingerprint(self.splits, self.classes.wnids),
-            variant=config.create_config_id(config_kwargs, custom_features=custom_features),
+            variant=plain_id,
         )
         key = {**self.origin.key(), **({"shard": "{}-of-{}".format(*self.shard)} if self.shard else {})}
         return config, config_id or config.create_config_id(config_kwargs, custom_features=custom_features, build_of=key)
@@ -110,6 +115,8 @@ class ImageNetTiny(datasets.GeneratorBasedBuilder):
 
     def download_and_prepare(self, *args, **kwargs) -> None:
         """Build (workers end if this process is killed) or reuse; a strict run fails on a build that skipped images."""
+        if self.source is None:
+            raise no_data_dir()
         with workers.exit_with_parent():
             super().download_and_prepare(*args, **kwargs)
         failure = report.strict_failure(self._output_dir) if self.strict else None

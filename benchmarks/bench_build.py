@@ -44,6 +44,7 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 from PIL import Image, ImageOps, features
 
+from builder.classes import ilsvrc_classes, write_synset_mapping
 from builder.config import ImageNetTinyConfig
 from builder.synthetic import draw_example
 from builder.transform import OUTPUT_MODES, decode
@@ -53,7 +54,7 @@ DEFAULT_FOLDER = REPO_ROOT.parent / "shared" / "imagenet-sample"
 DEFAULT_CONFIGS = ("32x32-sRGB-full", "8x8-gray-full")
 IMAGENET_TRAIN = 1_281_167
 IMAGENET_TRAIN_VAL = 1_331_167  # 1,281,167 training + 50,000 validation images
-PLACEHOLDER_WNID = "n00000000"  # the class of JPEGs whose names do not start with a WNID
+PLACEHOLDER_WNID = "n01440764"  # the class of JPEGs whose names do not start with an ILSVRC WNID
 WNID = re.compile(r"n\d{8}")
 
 TARGETS = {  # (what, bound, "<=" or ">=") for the ratios of time per image
@@ -93,28 +94,26 @@ def jpeg_files(folder: str, limit: Optional[int]) -> list[str]:
 
 def wnid_of(path: str) -> str:
     match = WNID.match(os.path.basename(path))
-    return match.group(0) if match else PLACEHOLDER_WNID
+    return match.group(0) if match and match.group(0) in ilsvrc_classes() else PLACEHOLDER_WNID
 
 
 def kaggle_layout(root: str, files: Sequence[str], copies: int = 1, link: bool = True) -> str:
     """A Kaggle-layout source at ``root`` whose training images are ``files`` (``copies`` times over).
 
     Files named ``<wnid>_...`` go to their class; others to one placeholder class. Links by default, so
-    that the source costs no disk; ``link=False`` copies (for archives, which must hold the bytes).
+    that the source costs no disk; ``link=False`` copies (for archives, which must hold the bytes). Every
+    other class has an empty folder, so that the full configs (all 1000 classes) build from it.
     """
     train = os.path.join(root, "ILSVRC", "Data", "CLS-LOC", "train")
-    wnids = sorted({wnid_of(f) for f in files})
-    os.makedirs(train, exist_ok=True)
-    with open(os.path.join(root, "LOC_synset_mapping.txt"), "w") as f:
-        f.writelines(f"{w} benchmark class {w}\n" for w in wnids)
+    for wnid in ilsvrc_classes().wnids:
+        os.makedirs(os.path.join(train, wnid), exist_ok=True)
+    write_synset_mapping(os.path.join(root, "LOC_synset_mapping.txt"), ilsvrc_classes())
     with open(os.path.join(root, "LOC_train_solution.csv"), "w") as f:
         f.write("ImageId,PredictionString\n")  # no boxes, and no warning about their absence
     for copy in range(copies):
         for number, path in enumerate(files):
             wnid = wnid_of(path)
-            folder = os.path.join(train, wnid)
-            os.makedirs(folder, exist_ok=True)
-            target = os.path.join(folder, f"{wnid}_{copy}{number:07d}.JPEG")
+            target = os.path.join(train, wnid, f"{wnid}_{copy}{number:07d}.JPEG")
             if link:
                 os.symlink(os.path.abspath(path), target)
             else:
@@ -134,7 +133,7 @@ def synthetic_jpegs(folder: str, count: int, size: tuple[int, int] = (64, 48), d
         encoded.append(buffer.getvalue())
     paths = []
     for i in range(count):
-        path = os.path.join(folder, f"n{i % 10:08d}_{i:07d}.JPEG")
+        path = os.path.join(folder, f"{ilsvrc_classes().wnids[i % 10]}_{i:07d}.JPEG")
         if not os.path.exists(path):
             with open(path, "wb") as f:
                 f.write(encoded[i % distinct])
@@ -444,6 +443,8 @@ def archive_section(report: Report, config: str, files: list[str], args, work: s
     archive = os.path.join(work, "imagenet-object-localization-challenge.zip")
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as z:
         for folder, _, names in os.walk(extracted):
+            if folder != extracted:  # folder entries, so that the empty class folders are kept
+                z.write(folder, os.path.relpath(folder, extracted))
             for name in sorted(names):
                 path = os.path.join(folder, name)
                 z.write(path, os.path.relpath(path, extracted))

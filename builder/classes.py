@@ -1,6 +1,8 @@
 """The ILSVRC class table (WNID, words, ILSVRC2014_ID) and how a config chooses its classes.
 
-Two files describe the 1000 classes in a user's download:
+The table of the 1000 classes ships with the code (``ilsvrc2014_classes.tsv``, the devkit's text form:
+:func:`ilsvrc_classes`), so a config's classes and labels are known without a download. Two files
+describe the same classes in a user's download, and are checked against it (:func:`check_ilsvrc_table`):
 - ``LOC_synset_mapping.txt`` (Kaggle): ``wnid words`` per line, sorted by WNID;
 - ``meta_clsloc.mat`` (ILSVRC2014 devkit): the struct array ``synsets``, whose first 1000 entries
   are the leaf classes in ILSVRC2014_ID order (ID 1 is n02119789, not the first WNID).
@@ -13,6 +15,7 @@ timm and the Hub's imagenet-1k do.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 import os
 import re
@@ -22,6 +25,11 @@ from typing import BinaryIO, Iterable, Optional, Sequence, TextIO
 SEED_FIVE_CLASSES = ("n02676566", "n01773157", "n01622779", "n03452741", "n01944390")
 
 WNID_PATTERN = re.compile(r"n[0-9]{8}")  # ASCII digits only: \d would take any Unicode digit
+
+# Made from public copies of the devkit's map_clsloc.txt (IDs, WNIDs) and Kaggle's LOC_synset_mapping.txt
+# (words); tests check it against the real devkit and Kaggle files.
+ILSVRC_CLASSES_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ilsvrc2014_classes.tsv")
+ILSVRC_CLASSES_NAME = "the 1000 ILSVRC classes"  # how messages name the shipped table
 
 
 class ClassTableError(ValueError):
@@ -79,6 +87,15 @@ class ClassTable:
             return by_id[ilsvrc2014_id]
         except KeyError:
             raise ClassTableError(f"ILSVRC2014_ID {ilsvrc2014_id} is not in {self.source}") from None
+
+    @functools.cached_property
+    def _by_written_id(self) -> dict[str, int]:
+        return {str(number): i for i, number in enumerate(self.ilsvrc2014_ids or ())}
+
+    def position_of_written_id(self, token: str) -> Optional[int]:
+        """Position of the class whose ILSVRC2014_ID is ``token`` as the devkit's files write it (ASCII
+        digits, no sign, no leading zero); None for any other token, or where the table has no IDs."""
+        return self._by_written_id.get(token)
 
     def subset(self, wnids: Iterable[str]) -> "ClassTable":
         """The table restricted to ``wnids`` (kept in sorted order); every WNID must be present."""
@@ -152,6 +169,56 @@ def _read_meta_mat(path: str, stream: Optional[BinaryIO] = None) -> list[tuple[i
         if int(children) == 0:
             rows.append((int(synset["ILSVRC2014_ID"]), str(synset["WNID"]), str(synset["words"])))
     return rows
+
+
+@functools.cache
+def ilsvrc_classes() -> ClassTable:
+    """The 1000 ILSVRC2012 classification classes, with their words and ILSVRC2014_IDs, as shipped."""
+    return dataclasses.replace(read_meta_clsloc(ILSVRC_CLASSES_FILE), source=ILSVRC_CLASSES_NAME)
+
+
+def check_ilsvrc_table(table: ClassTable) -> ClassTable:
+    """Check a user's class table (``LOC_synset_mapping.txt``, ``meta_clsloc.mat``) against
+    :func:`ilsvrc_classes`, and return the shipped table.
+
+    The table must have the same 1000 WNIDs with the same words, and, from the devkit, the same
+    ILSVRC2014_IDs; an error names the file and the first class (in WNID order) that differs.
+    """
+    known = ilsvrc_classes()
+    every = sorted(set(table.wnids) | set(known.wnids))
+    problem = next(filter(None, (_class_difference(table, known, wnid) for wnid in every)), "")
+    if problem:
+        raise ClassTableError(
+            f"{table.source} does not match ImageNet's class table: {problem} "
+            "(is the file complete, and the one that came with the download?)"
+        )
+    return known
+
+
+def _class_difference(table: ClassTable, known: ClassTable, wnid: str) -> str:
+    """What ``table`` says about class ``wnid`` that :func:`ilsvrc_classes` does not; '' if they agree."""
+    if wnid not in known:
+        return f"{wnid} is not an ILSVRC class"
+    if wnid not in table:
+        return f"it lacks {wnid} ({known.words_of(wnid)})"
+    if table.ilsvrc2014_ids is not None:
+        given, expected = (t.ilsvrc2014_ids[t.index(wnid)] for t in (table, known))
+        if given != expected:
+            return f"{wnid} has ILSVRC2014_ID {given}, not {expected}"
+    if table.words_of(wnid) != known.words_of(wnid):
+        return f"{wnid} is {table.words_of(wnid)!r}, not {known.words_of(wnid)!r}"
+    return ""
+
+
+def checked_ilsvrc_classes(path: Optional[str | os.PathLike] = None) -> ClassTable:
+    """The shipped class table, once the user's class table file ``path`` (where given) agrees with it."""
+    return ilsvrc_classes() if path is None else check_ilsvrc_table(read_class_table(path))
+
+
+def write_synset_mapping(path: str | os.PathLike, table: ClassTable) -> None:
+    """Write ``table`` as Kaggle's ``LOC_synset_mapping.txt``: ``wnid words`` per line."""
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        f.writelines(f"{wnid} {words}\n" for wnid, words in zip(table.wnids, table.words))
 
 
 def read_class_table(path: str | os.PathLike) -> ClassTable:

@@ -2,7 +2,8 @@
 
 For the demo and for trying ImageNet-tiny without ImageNet: five classes under the WNIDs of the
 Matlab version's five-class selection, each a shape of its own colour drawn at a random place and
-size on a textured background, in images of varied size and aspect ratio, saved as JPEG.
+size on a textured background, in images of varied size and aspect ratio, saved as JPEG. Its
+``LOC_synset_mapping.txt`` is ImageNet's, as in a real (partial) download.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
-from builder.classes import SEED_FIVE_CLASSES
+from builder.classes import SEED_FIVE_CLASSES, ilsvrc_classes, write_synset_mapping
+from builder.ilsvrc_files import validation_image_id
 
 # (shape, RGB colour) per class, in sorted WNID order; the colours differ in luma too (36 to 222), so
 # that the gray variants keep a cue a simple baseline can learn.
@@ -41,9 +43,7 @@ def write_synthetic_source(
     rng = np.random.default_rng(seed)
     images_dir = os.path.join(root, "ILSVRC", "Data", "CLS-LOC")
     os.makedirs(root, exist_ok=True)
-    with open(os.path.join(root, "LOC_synset_mapping.txt"), "w") as f:
-        for wnid, (shape, colour) in sorted(SHAPES.items()):
-            f.write(f"{wnid} synthetic {shape}, rgb{colour}\n")
+    write_synset_mapping(os.path.join(root, "LOC_synset_mapping.txt"), ilsvrc_classes())
     solutions = {"train": [], "validation": []}
     counts = {}
     test_number = 0
@@ -56,7 +56,7 @@ def write_synthetic_source(
                     image_id = f"{wnid}_{i + 1}"
                     folder = os.path.join(images_dir, "train", wnid)
                 elif split == "validation":
-                    image_id = f"ILSVRC2012_val_{counts[split] + 1:08d}"
+                    image_id = validation_image_id(counts[split] + 1)
                     folder = os.path.join(images_dir, "val")
                 else:
                     test_number += 1

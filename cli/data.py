@@ -13,11 +13,17 @@ ARRAY_FORMATS = ("npz", "mat", "imagenet32")
 def register(commands: argparse._SubParsersAction) -> None:
     classes = commands.add_parser(
         "classes",
-        help="print the class table of your download (index, WNID, ILSVRC2014_ID, words, train images)",
-        description="The class table as the Matlab dump_meta_clsloc_to_text wrote it, from your download.",
+        help="print the class table (index, WNID, ILSVRC2014_ID, words, and your download's train images)",
+        description=(
+            "The class table as the Matlab dump_meta_clsloc_to_text wrote it, with the training images of each "
+            "class in your download (whose class table file is checked against it)."
+        ),
     )
     classes.add_argument("--data-dir", required=True, help="your ImageNet download (Kaggle or devkit layout)")
-    classes.add_argument("--meta", default=None, help="a meta_clsloc.mat (or .tsv) for ILSVRC2014_IDs of a Kaggle download")
+    classes.add_argument(
+        "--meta", default=None,
+        help="a meta_clsloc.mat (or .tsv) to check against ImageNet's class table (optional: the IDs ship with ImageNet-tiny)",
+    )
     classes.add_argument("--csv", action="store_true", help="CSV instead of aligned text")
     classes.set_defaults(run=run_classes)
 
@@ -43,8 +49,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     arrays.add_argument(
         "--meta", default=None,
-        help="imagenet32: the devkit's meta_clsloc.mat (or .tsv), whose ILSVRC2014_IDs label the batches "
-        "(default: the one in a devkit --data-dir)",
+        help="imagenet32: a meta_clsloc.mat (or .tsv) to check against ImageNet's class table, whose "
+        "ILSVRC2014_IDs label the batches (optional: the table ships with ImageNet-tiny)",
     )
     arrays.add_argument("--kaggle", action="store_true", help="also write test.csv and sample_submission.csv beside it (npz, mat)")
     arrays.add_argument("--cache-dir", default=None)
@@ -77,19 +83,12 @@ def load_variant(config: str, data_dir: str | None, dataset: str | None, cache_d
 
 
 def run_classes(args: argparse.Namespace) -> int:
-    from builder.classes import read_class_table
+    from builder.classes import checked_ilsvrc_classes
     from builder.sources import open_source
 
-    source = open_source(args.data_dir)
-    table = source.classes
-    if args.meta:
-        devkit = read_class_table(args.meta)
-        if devkit.wnids != table.wnids:
-            raise ValueError(f"{args.meta} does not describe the same classes as {args.data_dir}")
-        table = devkit
-    counts = source.train_image_counts()
-    ids = table.ilsvrc2014_ids or [""] * len(table)
-    rows = [(i, wnid, ids[i], table.words[i], counts[wnid]) for i, wnid in enumerate(table.wnids)]
+    table = checked_ilsvrc_classes(args.meta)
+    counts = open_source(args.data_dir).train_image_counts()
+    rows = [(i, wnid, table.ilsvrc2014_ids[i], table.words[i], counts[wnid]) for i, wnid in enumerate(table.wnids)]
     header = ("index", "wnid", "ILSVRC2014_ID", "words", "train_images")
     if args.csv:
         writer = csv.writer(sys.stdout, lineterminator="\n")
@@ -123,7 +122,9 @@ def run_to_numpy(args: argparse.Namespace) -> int:
     if chosen == "imagenet32" and args.kaggle:
         raise ValueError("--kaggle goes with .npz or .mat output; Imagenet32 files have their own validation batch")
     if chosen == "imagenet32":
-        classes = devkit_classes(args.meta, args.data_dir)  # before the build: a missing table fails at once
+        from builder.classes import checked_ilsvrc_classes
+
+        classes = checked_ilsvrc_classes(args.meta)  # before the build: a wrong --meta fails at once
         dataset = load_variant(args.config, args.data_dir, args.dataset, args.cache_dir, args.num_proc)
         return _write_imagenet32(dataset, args.to, classes)
     if args.meta:
@@ -142,21 +143,6 @@ def run_to_numpy(args: argparse.Namespace) -> int:
         for path in write_kaggle_competition(arrays["y_val"], len(arrays["wnids"]), os.path.dirname(os.path.abspath(args.to))):
             print(f"Wrote {path}")
     return 0
-
-
-def devkit_classes(meta: str | None, data_dir: str | None):
-    """The devkit class table (with ILSVRC2014_IDs): ``--meta``, else the one in a devkit-layout ``--data-dir``."""
-    from builder.classes import read_class_table
-    from builder.sources import open_source
-
-    table = read_class_table(meta) if meta else open_source(data_dir).classes if data_dir else None
-    if table is None or table.ilsvrc2014_ids is None:
-        where = f"{meta} has" if meta else f"{data_dir} (a Kaggle download) has" if data_dir else "an exported dataset has"
-        raise ValueError(
-            f"--format imagenet32 labels classes by their ILSVRC2014_IDs, which {where} none: "
-            "give the devkit's class table with --meta meta_clsloc.mat (or meta_clsloc.tsv)"
-        )
-    return table
 
 
 def _write_imagenet32(dataset, folder: str, classes) -> int:

@@ -12,7 +12,10 @@ import sys
 from typing import Any
 
 DEVKIT_GROUND_TRUTH = "data/ILSVRC2014_clsloc_validation_ground_truth.txt"
-DEVKIT_META = "data/meta_clsloc.mat"
+META_HELP = (
+    "a class table to check against ImageNet's, which ships with ImageNet-tiny and maps WNIDs and "
+    "ILSVRC2014_IDs: meta_clsloc.mat (or .tsv) or LOC_synset_mapping.txt (optional)"
+)
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -37,10 +40,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="ground-truth boxes: a folder of devkit XML files (ILSVRC2012_bbox_val_v3/val) or LOC_val_solution.csv",
     )
     parser.add_argument("--blacklist", help="images left out of the localization error (1-based numbers, one per line)")
-    parser.add_argument(
-        "--meta",
-        help="class table mapping WNIDs and ILSVRC2014_IDs: meta_clsloc.mat (or .tsv) or LOC_synset_mapping.txt",
-    )
+    parser.add_argument("--meta", help=META_HELP)
     parser.add_argument("--filelist", help="original image number of each line, for a subset (imagenet-tiny subset)")
     parser.add_argument(
         "--max-guesses", type=_positive_int, default=5, help="guesses scored per image (default 5, at most 1000)"
@@ -70,9 +70,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--ground-truth", default=DEVKIT_GROUND_TRUTH, help=f"devkit ground truth (default {DEVKIT_GROUND_TRUTH})"
     )
     parser.add_argument("--blacklist", help="devkit blacklist (default: none, and the subset's blacklist is empty)")
-    parser.add_argument(
-        "--meta", default=DEVKIT_META, help=f"devkit class table, meta_clsloc.mat or .tsv (default {DEVKIT_META})"
-    )
+    parser.add_argument("--meta", help=META_HELP)
     parser.add_argument("--output-dir", default=".", help="where to write the three files (default: current folder)")
     parser.set_defaults(run=run_subset)
 
@@ -127,7 +125,7 @@ def format_table(results: dict[str, Any]) -> list[str]:
 
 
 def run_subset(args: argparse.Namespace) -> int:
-    from builder.classes import read_class_table
+    from builder.classes import checked_ilsvrc_classes
     from metrics.devkit_files import read_class_list
     from metrics.subset import make_tiny_eval_clsloc
 
@@ -138,7 +136,7 @@ def run_subset(args: argparse.Namespace) -> int:
     else:
         wnids = read_class_list(args.classes_file)
     written = make_tiny_eval_clsloc(
-        wnids, args.name, args.ground_truth, read_class_table(args.meta), args.blacklist, args.output_dir
+        wnids, args.name, args.ground_truth, checked_ilsvrc_classes(args.meta), args.blacklist, args.output_dir
     )
     print(f"{len(set(wnids))} classes, {written.num_images} validation images")
     print(f"wrote {written.ground_truth}")

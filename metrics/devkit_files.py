@@ -10,9 +10,12 @@ Kaggle: ``ImageId,PredictionString`` CSVs whose strings are ``wnid xmin ymin xma
 submissions and ``LOC_val_solution.csv``), or WNIDs alone for a classification submission.
 
 Box coordinates are inclusive integer pixel positions of the original image, as ImageNet annotates them.
-Every reader reports the file and line of the first problem; nothing is skipped silently. Files are UTF-8
-(a BOM is allowed); a Kaggle header may be in any case. Guesses past ``max_guesses`` are checked but not
-kept, so that memory stays (images x max_guesses) whatever the length of a line.
+The formats that the builder reads too (Kaggle CSVs, the devkit ground truth, validation image ids,
+boxes) have their one reader in :mod:`builder.ilsvrc_files`; this module turns what they read into the
+metric's labels and arrays. Every reader reports the file and line of the first problem; nothing is
+skipped silently. Files are UTF-8 (a BOM is allowed); a Kaggle header may be in any case. Guesses past
+``max_guesses`` are checked but not kept, so that memory stays (images x max_guesses) whatever the
+length of a line.
 
 A devkit prediction file's layout, labels alone or ``label xmin ymin xmax ymax`` per guess, is given by
 ``guesses`` or inferred: the file is read both ways, and the one reading that succeeds is used (with a
@@ -24,7 +27,6 @@ file is ambiguous: an error asks for ``guesses``. When neither does, the error g
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import os
 import re
@@ -32,22 +34,24 @@ from typing import Iterable, Optional, Sequence
 
 import numpy as np
 
-from builder.classes import WNID_PATTERN, ClassTable
-from builder.sources.annotations import (
-    KAGGLE_HEADER,
+from builder.classes import WNID_PATTERN, ClassTable, ilsvrc_classes
+from builder.ilsvrc_files import (
     Box,
     excerpt,
-    kaggle_rows,
+    format_box,
+    is_kaggle_csv,
+    kaggle_records,
     parse_box,
-    read_voc_xml,
+    read_devkit_ground_truth,
     utf8_lines,
+    validation_image_id,
+    validation_image_number,
 )
+from builder.sources.annotations import read_voc_xml
 from metrics.imagenet_clsloc.imagenet_clsloc import DEFAULT_MAX_GUESSES, check_max_guesses, pad_guesses
 
-IMAGE_ID_PATTERN = re.compile(r"ILSVRC2012_val_([0-9]{8})")
 WHOLE_NUMBER_PATTERN = re.compile(r"[0-9]+")  # ASCII: str.isdigit() also takes '²' and other scripts' digits
 MAX_IMAGE_NUMBER = 99_999_999  # ImageIds have 8 digits
-NUM_DEVKIT_CLASSES = 1000  # ILSVRC2014_IDs 1..1000 are the CLS-LOC classes
 GUESS_LAYOUTS = {"labels": "labels alone", "boxes": "'label xmin ymin xmax ymax' guesses"}
 
 
@@ -55,64 +59,39 @@ class EvaluationFileError(ValueError):
     """A prediction, ground-truth, box, blacklist or file-list file that cannot be used; says where."""
 
 
-def image_id(number: int) -> str:
-    """``ILSVRC2012_val_%08d``: the name of validation image ``number`` (1-based)."""
-    return f"ILSVRC2012_val_{number:08d}"
-
-
-def image_number(name: str, where: str = "") -> int:
-    """The 1-based validation image number in an ImageId such as ``ILSVRC2012_val_00000001``."""
-    match = IMAGE_ID_PATTERN.fullmatch(name)
-    if match is None or int(match[1]) == 0:
-        raise EvaluationFileError(
-            f"{where or 'image id'}: {excerpt(name)!r} is not a validation ImageId like ILSVRC2012_val_00000001"
-        )
-    return int(match[1])
-
-
 class LabelSpace:
     """Turns the labels in files, ILSVRC2014_IDs or WNIDs, into the integers the metric compares.
 
-    With a class table the integers are class indices (sorted WNID order), so IDs and WNIDs mix
-    freely (a devkit table is needed for IDs). Without one only ILSVRC2014_IDs can be read, and they
-    are kept as they are.
+    The integers are class indices of a class table (sorted WNID order), so IDs and WNIDs mix freely;
+    by default the table is ImageNet's, which ships with the code. A table without ILSVRC2014_IDs
+    (a ``LOC_synset_mapping.txt`` read as it is) reads WNIDs only.
     """
 
     def __init__(self, table: Optional[ClassTable] = None) -> None:
-        self.table = table
-        self._by_wnid = {} if table is None else {wnid: i for i, wnid in enumerate(table.wnids)}
-        if table is None:
-            self._by_id = {str(i): i for i in range(1, NUM_DEVKIT_CLASSES + 1)}
-        elif table.ilsvrc2014_ids is None:
-            self._by_id = {}
-        else:
-            self._by_id = {str(number): i for i, number in enumerate(table.ilsvrc2014_ids)}
+        self.table = ilsvrc_classes() if table is None else table
+        self._by_wnid = {wnid: i for i, wnid in enumerate(self.table.wnids)}
 
     def of_id(self, token: str, where: str) -> int:
         """The label of an ILSVRC2014_ID as written in a devkit file."""
-        label = self._by_id.get(token)
+        label = self.table.position_of_written_id(token)
         if label is not None:
             return label
-        if self.table is not None and self.table.ilsvrc2014_ids is None:
+        if self.table.ilsvrc2014_ids is None:
             raise EvaluationFileError(
                 f"{where}: devkit labels are ILSVRC2014_IDs, which {self.table.source} does not give; "
                 "pass the devkit's meta_clsloc.mat (or meta_clsloc.tsv) as the class table"
             )
-        known = "the class table's ILSVRC2014_IDs" if self.table is not None else f"1..{NUM_DEVKIT_CLASSES}"
+        known = f"1..{len(self.table)}" if self.table is ilsvrc_classes() else "the class table's ILSVRC2014_IDs"
         raise EvaluationFileError(
             f"{where}: {excerpt(token)!r} is not a known class: labels must be ILSVRC2014_IDs in {known}"
         )
 
     def name(self, label: int) -> str:
-        """How files write ``label``: its WNID with a class table, else its ILSVRC2014_ID."""
-        return str(label) if self.table is None else self.table.wnids[label]
+        """How Kaggle files write ``label``: its WNID."""
+        return self.table.wnids[label]
 
     def of_wnid(self, token: str, where: str) -> int:
         """The label of a WNID as written in a Kaggle file or an XML annotation."""
-        if self.table is None:
-            raise EvaluationFileError(
-                f"{where}: WNID labels need a class table: pass --meta meta_clsloc.mat (or LOC_synset_mapping.txt)"
-            )
         label = self._by_wnid.get(token)
         if label is None:
             raise EvaluationFileError(f"{where}: {excerpt(token)!r} is not a class of {self.table.source}")
@@ -143,17 +122,6 @@ class Predictions:
     notes: tuple[str, ...] = ()  # what a reader of the results should know, e.g. how the layout was inferred
 
 
-def is_kaggle_csv(path: str | os.PathLike) -> bool:
-    """Whether a file is a Kaggle CSV: its first field is ``ImageId``, in any case, after a BOM if any.
-
-    The readers check the rest of the header, so that a near miss is an error about the header, not a
-    devkit file that fails on line 1.
-    """
-    with open(path, "rb") as f:
-        first = f.readline(256).decode("utf-8", "replace").removeprefix("\ufeff")
-    return first.split(",")[0].strip().lower() == KAGGLE_HEADER[0].lower()
-
-
 # ----------------------------------------------------------------------------------------------- readers
 
 
@@ -168,15 +136,11 @@ def read_ground_truth(
     """
     if is_kaggle_csv(path):
         return _objects_to_ground_truth(_read_kaggle_rows(path, labels, image_numbers, boxes=True, every_row=False))
-    lines = _read_lines(path)
-    numbers = _image_numbers_for(lines, path, image_numbers, "ground-truth")
-    truth = np.empty(len(lines), dtype=np.int64)
-    for n, line in enumerate(lines, 1):
-        tokens = line.split()
-        if len(tokens) != 1:
-            raise EvaluationFileError(f"{path}, line {n}: expected one ILSVRC2014_ID, got {line.strip()!r}")
-        truth[n - 1] = labels.of_id(tokens[0], f"{path}, line {n}")
-    return GroundTruth(numbers, truth, np.arange(len(lines)))
+    with open(path, "rb") as f:
+        written_ids = read_devkit_ground_truth(f, str(path), EvaluationFileError)
+    numbers = _image_numbers_for(written_ids, path, image_numbers, "ground-truth")
+    truth = np.array([labels.of_id(token, f"{path}, line {n}") for n, token in enumerate(written_ids, 1)], dtype=np.int64)
+    return GroundTruth(numbers, truth, np.arange(len(written_ids)))
 
 
 def read_boxes(path: str | os.PathLike, labels: LabelSpace, image_numbers: Sequence[int]) -> GroundTruth:
@@ -202,7 +166,7 @@ def attach_boxes(
     for position, (want, got) in enumerate(zip(_label_sets(truth), _label_sets(boxes))):
         if want != got:
             raise EvaluationFileError(
-                f"{boxes_path}: image {image_id(int(truth.image_numbers[position]))} has boxes of "
+                f"{boxes_path}: image {validation_image_id(int(truth.image_numbers[position]))} has boxes of "
                 f"{', '.join(labels.name(i) for i in sorted(got))} but the ground truth says "
                 f"{', '.join(labels.name(i) for i in sorted(want))}"
             )
@@ -285,22 +249,7 @@ def devkit_prediction_line(ids: Sequence[int], boxes: Optional[Sequence[Sequence
     """``id xmin ymin xmax ymax`` per guess, or the IDs alone."""
     if boxes is None:
         return " ".join(str(int(i)) for i in ids)
-    return " ".join(f"{int(i)} {_format_box(box)}" for i, box in zip(ids, boxes, strict=True))
-
-
-def kaggle_prediction_string(wnids: Sequence[str], boxes: Optional[Sequence[Sequence[float]]] = None) -> str:
-    """``wnid xmin ymin xmax ymax`` per guess, or the WNIDs alone."""
-    if boxes is None:
-        return " ".join(wnids)
-    return " ".join(f"{w} {_format_box(box)}" for w, box in zip(wnids, boxes, strict=True))
-
-
-def write_kaggle_csv(path: str | os.PathLike, image_ids: Sequence[str], prediction_strings: Sequence[str]) -> None:
-    """A Kaggle ``ImageId,PredictionString`` CSV."""
-    with open(path, "w", encoding="utf-8", newline="") as f:
-        writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(KAGGLE_HEADER)
-        writer.writerows(zip(image_ids, prediction_strings, strict=True))
+    return " ".join(f"{int(i)} {format_box(box)}" for i, box in zip(ids, boxes, strict=True))
 
 
 # ----------------------------------------------------------------------------------------------- helpers
@@ -348,10 +297,6 @@ def _parse_box(tokens: Sequence[str], where: str) -> Box:
         return parse_box(tokens)
     except ValueError as error:
         raise EvaluationFileError(f"{where}: {error}") from None
-
-
-def _format_box(box: Sequence[float]) -> str:
-    return " ".join(str(int(v)) if float(v).is_integer() else repr(float(v)) for v in box)
 
 
 def _read_devkit_predictions(
@@ -410,25 +355,6 @@ def _devkit_guesses(
     return rows
 
 
-def _parse_kaggle_string(text: str, labels: LabelSpace, where: str) -> list[tuple[int, Optional[Box]]]:
-    """``wnid [xmin ymin xmax ymax]`` repeated."""
-    tokens = text.split()
-    starts = [i for i, token in enumerate(tokens) if WNID_PATTERN.fullmatch(token)] + [len(tokens)]
-    if tokens and starts[0] != 0:
-        raise EvaluationFileError(f"{where}: expected a WNID like n01440764 first, got {excerpt(tokens[0])!r}")
-    guesses = []
-    for g, (start, stop) in enumerate(zip(starts, starts[1:]), 1):
-        numbers = tokens[start + 1 : stop]
-        if len(numbers) not in (0, 4):
-            raise EvaluationFileError(
-                f"{where}: guess {g} ({tokens[start]}) has {len(numbers)} numbers after it; "
-                "expected 'wnid xmin ymin xmax ymax' or the WNID alone"
-            )
-        box = _parse_box(numbers, f"{where}, guess {g}") if numbers else None
-        guesses.append((labels.of_wnid(tokens[start], where), box))
-    return guesses
-
-
 def _read_kaggle_rows(
     path: str | os.PathLike,
     labels: LabelSpace,
@@ -448,18 +374,16 @@ def _read_kaggle_rows(
     by_number: dict[int, tuple[int, list]] = {}
     with_box = without_box = None  # first (line, guess) of each kind, to report a mixed file
     with open(path, "rb") as f:
-        for n, name, text in kaggle_rows(f, str(path), EvaluationFileError):
+        for n, name, guesses in kaggle_records(f, str(path), EvaluationFileError, boxes_required=bool(boxes)):
             where = f"{path}, line {n}"
-            number = image_number(name.strip(), where)
-            if number in by_number:
-                raise EvaluationFileError(f"{where}: {name} repeats line {by_number[number][0]}")
-            entries = _parse_kaggle_string(text, labels, where)
-            if boxes and not entries:
+            number = validation_image_number(name, where, EvaluationFileError)
+            if boxes and not guesses:
                 raise EvaluationFileError(f"{where}: {name} has no ground-truth object")
-            for g, (_, box) in enumerate(entries, 1):
+            entries = []
+            for g, (wnid, coordinates) in enumerate(guesses, 1):
+                box = None if coordinates is None else _parse_box(coordinates, f"{where}, guess {g}")
+                entries.append((labels.of_wnid(wnid, where), box))
                 if box is None:
-                    if boxes:
-                        raise EvaluationFileError(f"{where}, object {g}: no box; expected 'wnid xmin ymin xmax ymax'")
                     without_box = without_box or (n, g)
                 else:
                     with_box = with_box or (n, g)
@@ -477,12 +401,12 @@ def _read_kaggle_rows(
         if missing:
             raise EvaluationFileError(
                 f"{path}: no row for {len(missing)} of the {len(numbers)} images to evaluate, "
-                f"e.g. {', '.join(image_id(i) for i in missing[:3])}"
+                f"e.g. {', '.join(validation_image_id(i) for i in missing[:3])}"
             )
         if every_row and len(by_number) != len(numbers):
             extra = sorted(set(by_number) - set(int(i) for i in numbers))
             raise EvaluationFileError(
-                f"{path}: {len(extra)} row(s) for images that are not evaluated, e.g. {image_id(extra[0])} "
+                f"{path}: {len(extra)} row(s) for images that are not evaluated, e.g. {validation_image_id(extra[0])} "
                 f"(line {by_number[extra[0]][0]}); give rows for exactly the evaluated images"
             )
     return numbers, [by_number[int(i)][1] for i in numbers]
@@ -494,7 +418,7 @@ def _read_xml_objects(
     """The objects of each image from its devkit annotation ``ILSVRC2012_val_%08d.xml``."""
     rows = []
     for number in image_numbers:
-        path = os.path.join(folder, f"{image_id(int(number))}.xml")
+        path = os.path.join(folder, f"{validation_image_id(int(number))}.xml")
         try:
             wnid, boxes = read_voc_xml(path)
         except FileNotFoundError:

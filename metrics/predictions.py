@@ -16,16 +16,11 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from builder.classes import ClassTable, ClassTableError
+from builder.classes import ClassTable, ClassTableError, ilsvrc_classes
 from builder.config import parse_config_name
 from builder.geometry import fit_geometry, original_boxes
-from metrics.devkit_files import (
-    devkit_prediction_line,
-    image_number,
-    kaggle_prediction_string,
-    write_kaggle_csv,
-    write_lines,
-)
+from builder.ilsvrc_files import prediction_string, validation_image_number, write_kaggle_csv
+from metrics.devkit_files import EvaluationFileError, devkit_prediction_line, write_lines
 from metrics.imagenet_clsloc.imagenet_clsloc import invalid_boxes, invalid_labels
 
 REQUIRED_COLUMNS = ("image_id", "original_width", "original_height")
@@ -78,7 +73,7 @@ def prediction_rows(
             f"is not a class index of the dataset (0..{len(names) - 1})"
         )
 
-    numbers = [image_number(name, "the dataset's image_id") for name in columns["image_id"]]
+    numbers = [validation_image_number(name, "the dataset's image_id", EvaluationFileError) for name in columns["image_id"]]
     order = np.argsort(numbers, kind="stable")
     wnid_rows = np.split(np.asarray(names, dtype=object)[flat_labels], np.cumsum(counts)[:-1])
     box_rows = None
@@ -126,8 +121,9 @@ def metric_inputs(rows: PredictionRows, source_images: Sequence[Any], label_name
     return predictions, references
 
 
-def write_devkit_predictions(path: str | os.PathLike, rows: PredictionRows, table: ClassTable) -> None:
-    """The devkit's prediction file: one line per image, labels as ILSVRC2014_IDs from ``table``."""
+def write_devkit_predictions(path: str | os.PathLike, rows: PredictionRows, table: Optional[ClassTable] = None) -> None:
+    """The devkit's prediction file: one line per image, labels as ILSVRC2014_IDs from ``table`` (ImageNet's by default)."""
+    table = ilsvrc_classes() if table is None else table
     if table.ilsvrc2014_ids is None:
         raise ClassTableError(f"{table.source} has no ILSVRC2014_IDs: devkit files need meta_clsloc.mat (or .tsv)")
     id_of = dict(zip(table.wnids, table.ilsvrc2014_ids))
@@ -146,7 +142,7 @@ def write_devkit_predictions(path: str | os.PathLike, rows: PredictionRows, tabl
 def write_kaggle_predictions(path: str | os.PathLike, rows: PredictionRows) -> None:
     """A Kaggle submission: ``ImageId,PredictionString`` with WNIDs (and boxes)."""
     strings = [
-        kaggle_prediction_string(wnids, None if rows.boxes is None else rows.boxes[i])
+        prediction_string(wnids, None if rows.boxes is None else rows.boxes[i])
         for i, wnids in enumerate(rows.wnids)
     ]
     write_kaggle_csv(path, rows.image_ids, strings)

@@ -6,7 +6,7 @@ import dataclasses
 import os
 from typing import Any, Optional
 
-from builder.classes import read_class_table
+from builder.classes import checked_ilsvrc_classes
 from metrics.devkit_files import (
     LabelSpace,
     attach_boxes,
@@ -47,13 +47,13 @@ def score_files(
 
     ``guesses`` ("labels" or "boxes") says how a devkit prediction file is laid out; by default it is
     inferred from the file, and an error asks for it where the file reads both ways (see
-    :mod:`metrics.devkit_files`). ``meta`` is the class
-    table (meta_clsloc.mat/.tsv or LOC_synset_mapping.txt) that WNIDs and mixed files need;
-    ``filelist`` names the original images of a subset's lines (``imagenet-tiny subset``).
+    :mod:`metrics.devkit_files`). Labels are read with ImageNet's class table, which ships with the code;
+    ``meta``, a user's class table file (meta_clsloc.mat/.tsv or LOC_synset_mapping.txt), is checked
+    against it. ``filelist`` names the original images of a subset's lines (``imagenet-tiny subset``).
     """
     max_guesses = check_max_guesses(max_guesses)  # before reading anything
     check_guess_layout(guesses)
-    labels = LabelSpace(read_class_table(meta) if meta is not None else None)
+    labels = LabelSpace(checked_ilsvrc_classes(meta))
     image_numbers = read_filelist(filelist) if filelist is not None else None
     truth = read_ground_truth(ground_truth, labels, image_numbers)
     if boxes is not None:

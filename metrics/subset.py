@@ -18,15 +18,9 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from builder.classes import ClassTable, ClassTableError
-from metrics.devkit_files import (
-    EvaluationFileError,
-    LabelSpace,
-    is_kaggle_csv,
-    read_blacklist,
-    read_ground_truth,
-    write_lines,
-)
+from builder.classes import ClassTable, ClassTableError, ilsvrc_classes
+from builder.ilsvrc_files import is_kaggle_csv
+from metrics.devkit_files import EvaluationFileError, LabelSpace, read_blacklist, read_ground_truth, write_lines
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
@@ -70,12 +64,16 @@ def make_tiny_eval_clsloc(
     classes: Sequence[str],
     name: str,
     ground_truth: str | os.PathLike,
-    table: ClassTable,
+    table: Optional[ClassTable] = None,
     blacklist: Optional[str | os.PathLike] = None,
     output_dir: str | os.PathLike = ".",
 ) -> SubsetFiles:
-    """Write the subset's ground truth, blacklist (empty without one) and file list into ``output_dir``."""
+    """Write the subset's ground truth, blacklist (empty without one) and file list into ``output_dir``.
+
+    ``table`` maps the classes to the ground truth's ILSVRC2014_IDs: ImageNet's by default.
+    """
     names = subset_file_names(name)
+    table = ilsvrc_classes() if table is None else table
     if table.ilsvrc2014_ids is None:
         raise ClassTableError(
             f"{table.source} has no ILSVRC2014_IDs, which the devkit ground truth uses: pass meta_clsloc.mat (or .tsv)"

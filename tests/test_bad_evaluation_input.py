@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 
 import cli
+from builder import ilsvrc_files
 from builder.classes import read_class_table
 from builder.sources import SourceLayoutError, open_source
-from builder.sources import annotations as annotation_files
 from builder.sources.annotations import AnnotationError, read_solution_csv, read_voc_xml
 from metrics.devkit_files import (
     EvaluationFileError,
@@ -245,7 +245,7 @@ def test_a_kaggle_field_longer_than_csv_allows(ilsvrc_dir, tmp_path, labels):
 
 
 def test_a_field_past_the_raised_limit_is_a_located_error(tmp_path, labels, monkeypatch):
-    monkeypatch.setattr(annotation_files, "KAGGLE_FIELD_LIMIT", 1000)
+    monkeypatch.setattr(ilsvrc_files, "KAGGLE_FIELD_LIMIT", 1000)
     write(tmp_path / "sub.csv", f"ImageId,PredictionString\nILSVRC2012_val_00000001,{'n01751748 ' * 200}\n")
     with pytest.raises(EvaluationFileError, match=r"sub.csv, line 2: not a CSV row \(field larger than field limit"):
         read_predictions(tmp_path / "sub.csv", labels, [1])

@@ -10,6 +10,7 @@ import pytest
 import scipy.io
 from PIL import Image
 
+from builder.classes import SEED_FIVE_CLASSES
 from builder.synthetic import write_synthetic_source
 from imagenet_tiny import prepare_variant
 from source_factory import make_devkit_source
@@ -24,14 +25,18 @@ def synthetic(tmp_path_factory):
 
 
 def test_classes_text_and_csv(synthetic):
+    """ImageNet's 1000 classes with their IDs, of a Kaggle download too, and its training images of each."""
     text = run("classes", "--data-dir", str(synthetic))
     assert text.returncode == 0, text.stderr
     lines = text.stdout.splitlines()
     assert lines[0].split() == ["index", "wnid", "ILSVRC2014_ID", "train_images", "words"]
-    assert lines[1].split()[:3] == ["0", "n01622779", "3"] and "synthetic disc" in lines[1]
+    assert lines[1].split() == ["0", "n01440764", "449", "0", "tench,", "Tinca", "tinca"]
     table = list(csv.DictReader(io.StringIO(run("classes", "--data-dir", str(synthetic), "--csv").stdout)))
-    assert [r["wnid"] for r in table] == ["n01622779", "n01773157", "n01944390", "n02676566", "n03452741"]
-    assert {r["train_images"] for r in table} == {"3"}
+    assert len(table) == 1000
+    assert [r["wnid"] for r in table if r["train_images"] != "0"] == sorted(SEED_FIVE_CLASSES)
+    assert {r["train_images"] for r in table if r["wnid"] in SEED_FIVE_CLASSES} == {"3"}
+    owl = next(r for r in table if r["wnid"] == "n01622779")
+    assert (owl["ILSVRC2014_ID"], owl["words"]) == ("400", "great grey owl, great gray owl, Strix nebulosa")
 
 
 def test_classes_of_a_devkit_download_have_ilsvrc2014_ids(sample_dir, ilsvrc_dir, tmp_path):
@@ -63,7 +68,7 @@ def test_to_numpy_matches_the_dataset(synthetic, tmp_path, suffix):
     np.testing.assert_array_equal(arrays["x_train"][..., 0], np.stack([np.asarray(i) for i in ds["train"]["image"]]))
     np.testing.assert_array_equal(arrays["y_val"], ds["validation"]["label"])
     assert list(arrays["wnids"]) == ds["train"].features["label"].names
-    assert arrays["words"][2].startswith("synthetic triangle")
+    assert arrays["words"][2] == "snail"  # n01944390, the synthetic source's triangles
     with open(tmp_path / "test.csv") as f:
         solution = list(csv.DictReader(f))
     assert [int(r["Category"]) for r in solution] == ds["validation"]["label"]

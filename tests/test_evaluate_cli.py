@@ -22,6 +22,7 @@ from readme import readme_section
 REPO_ROOT = Path(__file__).resolve().parent.parent
 README_SECTION = readme_section("Evaluation")
 FISH = ("n01440764", "n01443537")  # tench, goldfish
+SMALL_WNIDS = ("n02119789", "n02100735", "n02110185", "n02096294")  # the classes of ILSVRC2014_IDs 1..4
 
 
 def run(argv: list[str], capsys) -> tuple[int, str, str]:
@@ -40,22 +41,15 @@ def write(path: Path, text: str) -> Path:
 
 @pytest.fixture
 def small(tmp_path) -> Path:
-    """Four images of IDs 1..4 (no class table needed) with XML boxes, and predictions with known errors."""
+    """Four images of IDs 1..4 (ImageNet's class table ships with the code) with XML boxes, and
+    predictions with known errors."""
     write(tmp_path / "gt.txt", "1\n2\n3\n4\n")
-    write(
-        tmp_path / "meta.tsv",
-        "ILSVRC2014_ID\tWNID\twords\n" + "".join(f"{i}\tn0000000{i}\tclass {i}\n" for i in range(1, 5)),
-    )
-    for number, (wnid, box) in enumerate(
-        [("n00000001", "0 0 9 9"), ("n00000002", "0 0 9 9"), ("n00000003", "0 0 9 9"), ("n00000004", "0 0 9 9")], 1
-    ):
-        x0, y0, x1, y1 = box.split()
-        folder = tmp_path / "val"
-        folder.mkdir(exist_ok=True)
+    (tmp_path / "val").mkdir()
+    for number, wnid in enumerate(SMALL_WNIDS, 1):
         write(
-            folder / f"ILSVRC2012_val_{number:08d}.xml",
-            f"<annotation><object><name>{wnid}</name><bndbox><xmin>{x0}</xmin><ymin>{y0}</ymin>"
-            f"<xmax>{x1}</xmax><ymax>{y1}</ymax></bndbox></object></annotation>",
+            tmp_path / "val" / f"ILSVRC2012_val_{number:08d}.xml",
+            f"<annotation><object><name>{wnid}</name><bndbox><xmin>0</xmin><ymin>0</ymin>"
+            "<xmax>9</xmax><ymax>9</ymax></bndbox></object></annotation>",
         )
     # Image 1: right first, located. Image 2: right second, box elsewhere. Image 3: right third, located
     # (blacklisted). Image 4: never right.
@@ -65,10 +59,10 @@ def small(tmp_path) -> Path:
 
 
 def evaluate_small(small: Path) -> list[str]:
-    """``evaluate`` on the small devkit files, with boxes, blacklist and class table."""
+    """``evaluate`` on the small devkit files, with boxes and blacklist."""
     return [
         "evaluate", "--predictions", str(small / "pred.txt"), "--ground-truth", str(small / "gt.txt"),
-        "--boxes", str(small / "val"), "--blacklist", str(small / "blacklist.txt"), "--meta", str(small / "meta.tsv"),
+        "--boxes", str(small / "val"), "--blacklist", str(small / "blacklist.txt"),
     ]
 
 
@@ -99,7 +93,7 @@ def test_table_by_hand(small, capsys):
 def test_table_without_blacklist(small, capsys):
     code, out, _ = run(
         ["evaluate", "--predictions", str(small / "pred.txt"), "--ground-truth", str(small / "gt.txt"),
-         "--boxes", str(small / "val"), "--meta", str(small / "meta.tsv"), "--max-guesses", "3"],
+         "--boxes", str(small / "val"), "--max-guesses", "3"],
         capsys,
     )  # fmt: skip
     assert code == 0
@@ -118,7 +112,7 @@ def test_labels_only_predictions_against_boxes(small, capsys):
     write(small / "labels.txt", "1\n4 2\n1 2 3\n1\n")
     code, out, err = run(
         ["evaluate", "--predictions", str(small / "labels.txt"), "--ground-truth", str(small / "gt.txt"),
-         "--boxes", str(small / "val"), "--meta", str(small / "meta.tsv"), "--guesses", "labels"],
+         "--boxes", str(small / "val"), "--guesses", "labels"],
         capsys,
     )  # fmt: skip
     assert code == 0
@@ -176,8 +170,8 @@ def test_boxed_predictions_without_ground_truth_boxes_score_classification(small
         (lambda d: write(d / "pred.txt", "1 0 0 9 9\n"), r"pred.txt: 1 lines, but there are 4 images to evaluate"),
         (lambda d: write(d / "pred.txt", "1 0 0 9 9\n2 0 0 9\n3 0 0 9 9\n4 0 0 9 9\n"), r"pred.txt reads neither .*line 2: 4 numbers"),
         (
-            lambda d: write(d / "pred.txt", "1 0 0 9 9\n5 0 0 9 9\n3 0 0 9 9\n4 0 0 9 9\n"),
-            r"pred.txt reads neither .*line 2: '5' is not a known class",
+            lambda d: write(d / "pred.txt", "1 0 0 9 9\n1001 0 0 9 9\n3 0 0 9 9\n4 0 0 9 9\n"),
+            r"pred.txt reads neither .*line 2: '1001' is not a known class",
         ),
         (
             lambda d: write(d / "pred.txt", "1 0 0 9 9\n2 0 0 9 9\n3 9 0 0 9\n4 0 0 9 9\n"),
@@ -211,14 +205,14 @@ def test_max_guesses_must_be_positive(small, capsys):
 def subset_small(small: Path, *choice: str) -> list[str]:
     """``subset`` of the small devkit files: the classes and name ``choice`` says, written to ``small/out``."""
     return [
-        "subset", *choice, "--ground-truth", str(small / "gt.txt"), "--meta", str(small / "meta.tsv"),
+        "subset", *choice, "--ground-truth", str(small / "gt.txt"),
         "--blacklist", str(small / "blacklist.txt"), "--output-dir", str(small / "out"),
     ]
 
 
 def test_subset_command(small, capsys, monkeypatch):
     code, out, err = run(
-        subset_small(small, "--classes", "n00000002,n00000004", "--name", "even"),
+        subset_small(small, "--classes", f"{SMALL_WNIDS[1]},{SMALL_WNIDS[3]}", "--name", "even"),
         capsys,
     )
     assert code == 0, err
@@ -226,7 +220,7 @@ def test_subset_command(small, capsys, monkeypatch):
     assert (small / "out" / "ILSVRC2014_clsloc_validation_ground_truth-even.txt").read_text() == "2\n4\n"
     assert (small / "out" / "ILSVRC2014_filelist-even.txt").read_text() == "2\n4\n"
     assert (small / "out" / "ILSVRC2014_clsloc_validation_blacklist-even.txt").read_text() == ""
-    write(small / "classes.txt", "n00000003\n")
+    write(small / "classes.txt", f"{SMALL_WNIDS[2]}\n")
     code, out, _ = run(
         subset_small(small, "--classes-file", str(small / "classes.txt"), "--name", "three"),
         capsys,
@@ -235,7 +229,7 @@ def test_subset_command(small, capsys, monkeypatch):
     assert (small / "out" / "ILSVRC2014_clsloc_validation_blacklist-three.txt").read_text() == "1\n"
     # The devkit layout's defaults, relative to the current folder, name the missing file.
     monkeypatch.chdir(small)
-    code, _, err = run(["subset", "--classes", "n00000003", "--name", "x", "--meta", "meta.tsv"], capsys)
+    code, _, err = run(["subset", "--classes", SMALL_WNIDS[2], "--name", "x"], capsys)
     assert code == 2 and "data/ILSVRC2014_clsloc_validation_ground_truth.txt" in err
     code, _, err = run(["subset", "--classes", " , ", "--name", "x"], capsys)
     assert code == 2 and "--classes is empty" in err
@@ -282,42 +276,27 @@ def test_perfect_predictions_score_zero(ilsvrc_dir, capsys):
 
 
 def test_kaggle_solution_against_the_devkit_ground_truth(ilsvrc_dir, tmp_path, capsys):
-    """The Kaggle CSV (WNIDs, shuffled rows) and the devkit file (IDs, in order) agree image by image."""
+    """The Kaggle CSV (WNIDs, shuffled rows) and the devkit file (IDs, in order) agree image by image,
+    with the shipped class table, or with the user's devkit or Kaggle table checked against it."""
     write_meta_clsloc_mat(ilsvrc_dir / "meta_clsloc.tsv", tmp_path / "meta_clsloc.mat")
-    code, out, _ = run(
-        [
-            "evaluate",
-            "--predictions",
-            str(ilsvrc_dir / "LOC_val_solution.csv"),
-            "--ground-truth",
-            str(ilsvrc_dir / "ILSVRC2014_clsloc_validation_ground_truth.txt"),
-            "--boxes",
-            str(ilsvrc_dir / "LOC_val_solution.csv"),
-            "--meta",
-            str(tmp_path / "meta_clsloc.mat"),
-            "--json",
-        ],
-        capsys,
-    )
-    assert code == 0
-    results = json.loads(out)
-    assert results["cls_error"] == [0.0] * 5 and results["clsloc_error"] == [0.0] * 5
-    # The same file read against the Kaggle table alone cannot read devkit IDs: a clear error, not a guess.
-    code, _, err = run(
-        [
-            "evaluate",
-            "--predictions",
-            str(ilsvrc_dir / "LOC_val_solution.csv"),
-            "--ground-truth",
-            str(ilsvrc_dir / "ILSVRC2014_clsloc_validation_ground_truth.txt"),
-            "--meta",
-            str(ilsvrc_dir / "LOC_synset_mapping.txt"),
-        ],
-        capsys,
-    )
-    assert (
-        code == 2 and "ILSVRC2014_clsloc_validation_ground_truth.txt, line 1: devkit labels are ILSVRC2014_IDs" in err
-    )
+    for meta in ([], ["--meta", str(tmp_path / "meta_clsloc.mat")], ["--meta", str(ilsvrc_dir / "LOC_synset_mapping.txt")]):
+        code, out, err = run(
+            [
+                "evaluate",
+                "--predictions",
+                str(ilsvrc_dir / "LOC_val_solution.csv"),
+                "--ground-truth",
+                str(ilsvrc_dir / "ILSVRC2014_clsloc_validation_ground_truth.txt"),
+                "--boxes",
+                str(ilsvrc_dir / "LOC_val_solution.csv"),
+                *meta,
+                "--json",
+            ],
+            capsys,
+        )
+        assert code == 0, err
+        results = json.loads(out)
+        assert results["cls_error"] == [0.0] * 5 and results["clsloc_error"] == [0.0] * 5
 
 
 def test_random_classifier(ilsvrc_dir, tmp_path, capsys):

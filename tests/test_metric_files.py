@@ -59,17 +59,18 @@ def voc(path: Path, objects: list[tuple[str, tuple[int, int, int, int]]]) -> Non
 # ----------------------------------------------------------------------------- labels
 
 
-def test_label_space_without_a_table_keeps_ilsvrc2014_ids():
+def test_label_space_without_a_table_reads_ids_and_wnids_with_imagenets():
     space = LabelSpace()
-    assert space.of_id("1", "here") == 1 and space.of_id("1000", "here") == 1000
-    for token in ("0", "1001", "n01440764", "-3"):
+    assert space.of_id("1", "here") == space.of_wnid("n02119789", "here")  # ID 1 is the kit fox
+    assert space.of_id("449", "here") == space.of_wnid("n01440764", "here") == 0  # the tench, first in WNID order
+    for token in ("0", "1001", "n01440764", "-3", "01"):
         with pytest.raises(
             EvaluationFileError,
             match=rf"here: '{token}' is not a known class: labels must be ILSVRC2014_IDs in 1..1000",
         ):
             space.of_id(token, "here")
-    with pytest.raises(EvaluationFileError, match="here: WNID labels need a class table: pass --meta"):
-        space.of_wnid("n01440764", "here")
+    with pytest.raises(EvaluationFileError, match="here: 'n09999999' is not a class of the 1000 ILSVRC classes"):
+        space.of_wnid("n09999999", "here")
 
 
 def test_label_space_with_a_devkit_table_maps_ids_and_wnids_to_class_indices(labels):

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from builder.classes import ClassTableError
+from builder.classes import SEED_FIVE_CLASSES, ClassTableError
 from builder.sources import SourceLayoutError, open_source
 from builder.synthetic import write_synthetic_source
 from imagenet_tiny import ImageNetTiny
@@ -29,8 +29,13 @@ def test_missing_data_dir(tmp_path):
 
 
 def test_no_data_dir_given(tmp_path):
+    """The classes ship with the code: a builder without a download has its features, and asks for the
+    download only when it is to build."""
+    builder = ImageNetTiny(config_name="8x8-gray-5", cache_dir=str(tmp_path))
+    assert builder.info.features["label"].names == sorted(SEED_FIVE_CLASSES)
+    assert ImageNetTiny(config_name="8x8-gray-full", cache_dir=str(tmp_path)).info.features["label"].num_classes == 1000
     with pytest.raises(SourceLayoutError, match="no data_dir given"):
-        ImageNetTiny(config_name="8x8-gray-5", cache_dir=str(tmp_path))
+        builder.download_and_prepare()
 
 
 def test_folder_in_no_known_layout_lists_what_it_holds(tmp_path):
@@ -53,8 +58,8 @@ def test_devkit_layout_missing_parts_are_named(tmp_path):
 
 
 def test_class_missing_from_the_table(synthetic, tmp_path):
-    with pytest.raises(ClassTableError, match="n01440764"):
-        make("8x8-gray-1", synthetic, tmp_path, classes=["n01440764"])
+    with pytest.raises(ClassTableError, match="1 requested class.* not in the 1000 ILSVRC classes: n09999999"):
+        make("8x8-gray-1", synthetic, tmp_path, classes=["n09999999"])
 
 
 def test_class_without_images_fails_before_building(synthetic, tmp_path):

@@ -19,13 +19,13 @@ from builder.sources.kaggle import KaggleSource
 
 LAYOUTS: tuple[type[Source], ...] = (KaggleSource, DevkitSource)
 
-__all__ = ["LAYOUTS", "ArchiveError", "Source", "SourceImage", "SourceLayoutError", "open_source"]
+__all__ = ["LAYOUTS", "ArchiveError", "Source", "SourceImage", "SourceLayoutError", "no_data_dir", "open_source"]
 
 
 def open_source(data_dir: str | os.PathLike) -> Source:
     """The source at ``data_dir``, or an error that says which layouts were expected and what is missing."""
     if data_dir is None:
-        raise SourceLayoutError("no data_dir given: point data_dir at your ImageNet download\n\n" + _layouts_help())
+        raise no_data_dir()
     data_dir = os.path.abspath(os.path.expanduser(os.fspath(data_dir)))
     forget_changed_archives()  # a download replaced in place is read anew, not through an old descriptor
     if not os.path.exists(data_dir):
@@ -45,6 +45,11 @@ def open_source(data_dir: str | os.PathLike) -> Source:
     raise SourceLayoutError(
         f"data_dir {data_dir} is not an ImageNet download in a known layout (it holds: {shown})\n\n" + _layouts_help()
     )
+
+
+def no_data_dir() -> SourceLayoutError:
+    """The error for a build without a download."""
+    return SourceLayoutError("no data_dir given: point data_dir at your ImageNet download\n\n" + _layouts_help())
 
 
 def _layouts_help() -> str:

@@ -10,7 +10,7 @@ import logging
 import os
 from typing import BinaryIO, Iterable, Optional, Sequence, TextIO, Union
 
-from builder.classes import ClassTable
+from builder.classes import ClassTable, check_ilsvrc_table
 from builder.sources.archives import IMAGE_SUFFIXES, Files, Member, SkippedFile, read_member
 
 logger = logging.getLogger("imagenet_tiny")
@@ -68,7 +68,8 @@ class Source(abc.ABC):
     def __init__(self, files: Files) -> None:
         self.files = files
         self.data_dir = files.location
-        self.classes = self._read_classes()
+        # The download's own class table must be ImageNet's; the shipped one (with IDs) serves from here on.
+        self.classes = check_ilsvrc_table(self._read_classes())
 
     @classmethod
     @abc.abstractmethod
@@ -76,7 +77,8 @@ class Source(abc.ABC):
         """Whether ``files`` are meant to be in this layout (then missing parts are errors, not a mismatch)."""
 
     @abc.abstractmethod
-    def _read_classes(self) -> ClassTable: ...
+    def _read_classes(self) -> ClassTable:
+        """The class table file of the download (``LOC_synset_mapping.txt``, ``meta_clsloc.mat``), as read."""
 
     @property
     @abc.abstractmethod

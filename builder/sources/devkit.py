@@ -8,10 +8,10 @@ with its per-class tars inside, ``ILSVRC2012_img_val.tar``), the devkit its fold
 from __future__ import annotations
 
 import os
-import re
 from typing import Sequence
 
 from builder.classes import ClassTable, ClassTableError, read_meta_clsloc
+from builder.ilsvrc_files import excerpt, read_devkit_ground_truth, validation_image_id
 from builder.sources.annotations import read_voc_folder
 from builder.sources.archives import Files
 from builder.sources.base import (
@@ -30,12 +30,6 @@ GROUND_TRUTH = f"{DEVKIT}/data/ILSVRC2014_clsloc_validation_ground_truth.txt"
 TRAIN_BOXES, VAL_BOXES = "ILSVRC2012_bbox_train_v2", os.path.join("ILSVRC2012_bbox_val_v3", "val")
 # The downloads as they come, read in place where the extracted folder is absent.
 ARCHIVES = {TRAIN: f"{TRAIN}.tar", VAL: f"{VAL}.tar", TEST: f"{TEST}.tar", DEVKIT: f"{DEVKIT}.tar.gz"}
-ILSVRC2014_ID = re.compile(r"\s*([0-9]+)\s*")  # ASCII digits only: int() would take '١٢' and '1_0'
-
-
-def validation_image_id(number: int) -> str:
-    """The devkit numbers validation images from 1: line n of the ground truth is this image."""
-    return f"ILSVRC2012_val_{number:08d}"
 
 
 class DevkitSource(Source):
@@ -95,19 +89,16 @@ class DevkitSource(Source):
         return [META] + [rel for split in splits for rel in read[split]]
 
     def _validation_labels(self) -> dict[str, str]:
+        """Validation image id -> WNID, from the ground truth's ILSVRC2014_IDs (line n: image n)."""
+        where = self.path(GROUND_TRUTH)
+        with self.files.open(GROUND_TRUTH) as f:
+            written_ids = read_devkit_ground_truth(f, where, SourceLayoutError)
         labels = {}
-        with self.open_text(GROUND_TRUTH) as f:
-            for number, line in enumerate(f, 1):
-                match = ILSVRC2014_ID.fullmatch(line)
-                try:
-                    wnid = self.classes.wnid_of_ilsvrc2014_id(int(match[1])) if match else None
-                except ClassTableError:
-                    wnid = None
-                if wnid is None:
-                    raise SourceLayoutError(
-                        f"{self.path(GROUND_TRUTH)}, line {number}: expected an ILSVRC2014_ID (1..1000), got {line.strip()!r}"
-                    )
-                labels[validation_image_id(number)] = wnid
+        for number, token in enumerate(written_ids, 1):
+            position = self.classes.position_of_written_id(token)
+            if position is None:
+                raise SourceLayoutError(f"{where}, line {number}: expected an ILSVRC2014_ID (1..1000), got {excerpt(token)!r}")
+            labels[validation_image_id(number)] = self.classes.wnids[position]
         return labels
 
     def _boxes(self, folder: str, labels: dict[str, str] | None = None) -> dict:
