@@ -21,8 +21,7 @@ from builder import cache, report, workers
 from builder.arrays import load_arrays
 from builder.classes import ilsvrc_classes, select_classes
 from builder.config import GRAMMAR, ConfigNameError, ImageNetTinyConfig, predefined_configs
-from builder.examples import Shard, boxes_outside, shard_images, tiny_example, tiny_features
-from builder.shards import share
+from builder.examples import Shard, boxes_outside, shard_images, share, tiny_example, tiny_features
 from builder.sources import no_data_dir, open_source
 from builder.transform import DECODE_ERRORS
 
@@ -76,7 +75,7 @@ class ImageNetTiny(datasets.GeneratorBasedBuilder):
 
     def __init__(self, *args, strict: bool = False, shard: Optional[tuple[int, int]] = None, **kwargs):
         self.strict = strict
-        self.shard = shard  # (index, count): build only that share of the images (builder.shards)
+        self.shard = shard  # (index, count): build only that share of the images (builder.examples.share; publish.cluster builds shards)
         super().__init__(*args, **kwargs)
 
     def _create_builder_config(self, config_name=None, custom_features=None, config_id=None, **config_kwargs):
@@ -194,7 +193,7 @@ def prepare_variant(
     """Build a variant (or reuse a finished build of it) and return its builder.
 
     ``strict=True`` fails on an unreadable image, and on a finished build that skipped one (built without
-    ``strict`` earlier). ``shard=(index, count)`` builds only that share of the images (``builder.shards``).
+    ``strict`` earlier). ``shard=(index, count)`` builds only that share of the images (``publish.cluster``).
     A failure while writing (a strict build's unreadable image, say) is raised as its cause, which names
     the file, rather than as datasets' generic ``DatasetGenerationError``.
     """

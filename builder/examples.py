@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Sequence
+from typing import Any, Sequence, TypeVar
 
 import datasets
 
@@ -81,3 +81,17 @@ def shard_images(split: str, images: Sequence[SourceImage], max_shards: int = 25
     count = min(len(images), max_shards)
     bounds = [len(images) * i // count for i in range(count + 1)] if count else [0]
     return [Shard(split, i, tuple(images[bounds[i] : bounds[i + 1]])) for i in range(count)]
+
+
+Item = TypeVar("Item")
+
+
+def share(images: dict[str, Sequence[Item]], index: int, count: int) -> dict[str, list[Item]]:
+    """Shard ``index`` of ``count``'s contiguous part of ``images`` (split -> items), splits in their order."""
+    total = sum(len(items) for items in images.values())
+    start, stop = total * index // count, total * (index + 1) // count
+    part, offset = {}, 0
+    for split, items in images.items():
+        part[split] = list(items[max(0, start - offset) : max(0, stop - offset)])
+        offset += len(items)
+    return part

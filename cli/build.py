@@ -51,7 +51,7 @@ def run_generate(args: argparse.Namespace) -> int:
 
 
 def run_generate_shard(args: argparse.Namespace) -> int:
-    from builder.shards import ShardPlan, build_shard, canonical
+    from publish.cluster import ShardPlan, build_shard, canonical
 
     if None in (args.output, args.num_shards, args.shard_index):
         raise ValueError("a shard needs all of --output, --num-shards and --shard-index")

@@ -10,10 +10,6 @@ from __future__ import annotations
 import argparse
 import os
 
-DEMO_CONFIGS = ("16x16-sRGB-5", "16x16-gray-5-pad")
-GUESSES = 5
-
-
 def register(commands: argparse._SubParsersAction) -> None:
     demo = commands.add_parser(
         "demo",
@@ -25,43 +21,33 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    import datasets
-
-    from builder.synthetic import write_synthetic_source
     from cli.build import describe_build
-    from imagenet_tiny import prepare_variant
-    from publish.export import export_builder, write_card
+    from demo import workflow
 
-    output = os.path.abspath(args.output)
-    source_dir, cache_dir, export_dir = (os.path.join(output, name) for name in ("source", "cache", "imagenet-tiny"))
-
-    print(f"1. Drawing a synthetic ImageNet-like source (Kaggle layout, objects with known boxes) in {source_dir}")
-    counts = write_synthetic_source(source_dir)
+    folders = workflow.DemoFolders(os.path.abspath(args.output))
+    print(f"1. Drawing a synthetic ImageNet-like source (Kaggle layout, objects with known boxes) in {folders.source}")
+    counts = workflow.draw_source(folders)
     print("   " + ", ".join(f"{split}: {n} images" for split, n in counts.items()))
 
-    print(f"2. Building {' and '.join(DEMO_CONFIGS)}, and exporting them as a Hub dataset folder")
-    builders = {}
-    for config in DEMO_CONFIGS:
-        builders[config] = prepare_variant(config, source_dir, cache_dir=cache_dir)
-        print(describe_build(builders[config]))
-        export_builder(builders[config], export_dir)
-    write_card(export_dir)
-    print(f"   exported to {export_dir}")
+    print(f"2. Building {' and '.join(workflow.DEMO_CONFIGS)}, and exporting them as a Hub dataset folder")
+    builders = workflow.build_and_export(folders)
+    for builder in builders.values():
+        print(describe_build(builder))
+    print(f"   exported to {folders.export}")
 
     for config, builder in builders.items():
-        print(f"3. Loading {config} back: load_dataset({export_dir!r}, {config!r})")
-        loaded = datasets.load_dataset(export_dir, config, cache_dir=os.path.join(cache_dir, "loaded"))
+        print(f"3. Loading {config} back: load_dataset({folders.export!r}, {config!r})")
+        loaded = workflow.load_export(folders, config)
         print("   " + ", ".join(f"{split}: {len(ds)} rows" for split, ds in loaded.items()))
         print(f"4. Training a nearest-class-mean classifier with a ridge box regressor on {config} train")
-        print(f"5. Scoring it on validation with evaluate.load('metrics/imagenet_clsloc'), at original resolution")
-        model, chance = score_baseline(loaded, builder, config)
-        print_scores(model, chance)
+        print("5. Scoring it on validation with evaluate.load(imagenet_tiny.METRIC_PATH), at original resolution")
+        print_scores(*workflow.score_baseline(loaded, builder, config))
 
     print("6. Previews (originals beside their tiny versions):")
-    for config in DEMO_CONFIGS:
-        print(f"   {os.path.join(export_dir, 'previews', config + '.png')}")
+    for config in workflow.DEMO_CONFIGS:
+        print(f"   {os.path.join(folders.export, 'previews', config + '.png')}")
     print(
-        f"\nEverything is in {output}: source/ (the synthetic download), cache/ (the builds), imagenet-tiny/ "
+        f"\nEverything is in {folders.output}: source/ (the synthetic download), cache/ (the builds), imagenet-tiny/ "
         f"(the export with its dataset card README.md).\n"
         "Next, on real data (the Kaggle download or the devkit-era folders):\n"
         "  imagenet-tiny generate 32x32-sRGB-full --data-dir /data/imagenet --num-proc 8\n"
@@ -70,34 +56,6 @@ def run_demo(args: argparse.Namespace) -> int:
         "--meta LOC_synset_mapping.txt"
     )
     return 0
-
-
-def score_baseline(loaded, builder, config: str) -> tuple[dict, dict]:
-    """The metric's results for the baseline and for random guessing, against the source's original boxes."""
-    import evaluate
-    import numpy as np
-
-    from builder.arrays import images_array
-    from metrics.baseline import NearestClassMean, random_guesses
-    from metrics.imagenet_clsloc import imagenet_clsloc
-    from metrics.predictions import metric_inputs, prediction_rows
-
-    train, validation = loaded["train"], loaded["validation"]
-    labels = np.asarray(train["label"])
-    model = NearestClassMean().fit(images_array(train), labels, train["bboxes"])
-    images = images_array(validation)
-    names = validation.features["label"].names
-    sources = builder.source.images("validation", names)
-    metric = evaluate.load(os.path.dirname(imagenet_clsloc.__file__))
-    results = []
-    for guessed, boxes in (
-        model.predict(images, k=GUESSES),
-        random_guesses(len(validation), len(names), (images.shape[2], images.shape[1]), k=GUESSES),
-    ):
-        rows = prediction_rows(validation, guessed, boxes, config_name=config)
-        predictions, references = metric_inputs(rows, sources, names)
-        results.append(metric.compute(predictions=predictions, references=references, max_guesses=GUESSES))
-    return results[0], results[1]
 
 
 def print_scores(model: dict, chance: dict) -> None:

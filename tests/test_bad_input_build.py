@@ -26,7 +26,7 @@ import imagenet_tiny
 from builder import report
 from builder.classes import SEED_FIVE_CLASSES, ClassTableError, read_meta_clsloc
 from builder.config import ConfigNameError, ImageNetTinyConfig, parse_config_name
-from builder.shards import ShardError, ShardPlan, build_shard, shard_splits
+from publish.cluster import ShardError, ShardPlan, build_shard, shard_splits
 from builder.sources import SourceLayoutError, open_source
 from imagenet_tiny import CorruptImageError, prepare_variant
 from source_factory import make_devkit_source, make_kaggle_source, sample_path
@@ -158,7 +158,7 @@ def test_a_shard_is_not_reused_as_the_whole_build(sample_dir, ilsvrc_dir, tmp_pa
     assert (len(whole["train"]), len(whole["validation"])) == (10, 5)
 
 
-def test_shards_of_a_changed_download_are_built_anew_not_assembled(sample_dir, ilsvrc_dir, tmp_path, capsys):
+def test_shards_of_a_changed_download_are_built_anew_not_assembled(sample_dir, ilsvrc_dir, tmp_path, caplog):
     source = kaggle(tmp_path / "src", sample_dir, ilsvrc_dir)
     plan = ShardPlan(CONFIG, str(source.root), str(tmp_path / "out"), 2)
     for index in range(2):
@@ -167,9 +167,9 @@ def test_shards_of_a_changed_download_are_built_anew_not_assembled(sample_dir, i
     shutil.copyfile(sample_path(sample_dir, "n01622779"), source.root / TRAIN / "n01622779" / "n01622779_3.JPEG")
     with pytest.raises(ShardError, match=r"changed since 2 of 2 shards of 8x8-gray-5 were built: 0, 1.*--only-shards 0,1"):
         shard_splits(plan)
-    capsys.readouterr()
+    caplog.clear()
     assert build_shard(plan, 0)["reused"] is False
-    assert f"The download at {source.root} changed since shard 0 of 2 was built: building it anew" in capsys.readouterr().out
+    assert f"The download at {source.root} changed since shard 0 of 2 was built: building it anew" in caplog.text
     assert build_shard(plan, 1)["reused"] is False and build_shard(plan, 1)["reused"] is True
     assert sum(len(split) for split in shard_splits(plan).values()) == 16
 

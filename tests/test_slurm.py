@@ -15,7 +15,8 @@ from pathlib import Path
 import datasets
 import pytest
 
-from builder.shards import SHARDS_DIR, ShardPlan, share
+from builder.examples import share
+from publish.cluster import SHARDS_DIR, ShardPlan
 from builder.synthetic import write_synthetic_source
 from imagenet_tiny import prepare_variant
 from publish.folder import LOCK_FILENAME, MANIFEST_FILENAME
