@@ -23,7 +23,7 @@ from PIL import Image
 
 from builder.classes import read_synset_mapping
 from conftest import REPO_ROOT
-from source_factory import make_devkit_source, make_kaggle_source, write_meta_clsloc_mat
+from source_factory import make_devkit_source, make_kaggle_source
 from test_archives import devkit_as_downloaded, zip_folder
 from test_publish import WRITE, env, hub  # noqa: F401  (fixtures)
 
@@ -97,9 +97,7 @@ def world(tmp_path_factory, sample_dir, ilsvrc_dir) -> dict[str, str]:
     zipped = zip_folder(kaggle.root, root / "imagenet-object-localization-challenge.zip")
     devkit = make_devkit_source(root / "devkit", sample_dir, ilsvrc_dir, seed_five, val_per_class=1, test_wnids=seed_five[:1])
     tars = devkit_as_downloaded(devkit.root, root / "ilsvrc2012-tars")
-    write_meta_clsloc_mat(ilsvrc_dir / "meta_clsloc.tsv", root / "meta_clsloc.mat")
     return {
-        "/data/meta_clsloc.mat": str(root / "meta_clsloc.mat"),
         "/data/imagenet-object-localization-challenge.zip": str(zipped),
         "/data/ilsvrc2012-tars": str(tars),
         "/data/imagenet": str(kaggle.root),
