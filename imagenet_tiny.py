@@ -12,10 +12,12 @@ Config names follow ``{W}x{H}-{gray|sRGB}-{N|full}[-{crop|pad|squash}]``; see ``
 
 from __future__ import annotations
 
+import os
 from typing import Optional
 
 import datasets
 
+import metrics.imagenet_clsloc
 from builder import report
 from builder.arrays import load_arrays
 from builder.classes import select_classes
@@ -26,6 +28,10 @@ from builder.sources import open_source
 from builder.transform import DECODE_ERRORS
 
 _VERSION = "1.0.0"
+
+# The ILSVRC clsloc metric's folder, installed with the package: ``evaluate.load(imagenet_tiny.METRIC_PATH)``
+# works from any working directory, where the relative "metrics/imagenet_clsloc" works only in a checkout's root.
+METRIC_PATH: str = os.path.dirname(os.path.abspath(metrics.imagenet_clsloc.__file__))
 
 _DESCRIPTION = """\
 ImageNet-tiny: the ILSVRC 2012 classification-localization images, classes and splits, downscaled to
