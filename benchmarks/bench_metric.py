@@ -124,6 +124,21 @@ def as_lists(data: dict[str, np.ndarray]) -> tuple[list[list[Guess]], list[list[
     return predictions, references
 
 
+def array_errors(data: dict[str, np.ndarray], with_boxes: bool = True, max_guesses: int = 5) -> dict:
+    """clsloc_errors on the data's arrays: with boxes (several per image) and the blacklist, or labels only."""
+    if not with_boxes:
+        return clsloc_errors(data["pred_labels"], data["labels"], max_guesses=max_guesses)
+    return clsloc_errors(
+        data["pred_labels"],
+        data["gt_labels"],
+        pred_boxes=data["pred_boxes"],
+        gt_boxes=data["gt_boxes"],
+        gt_images=data["gt_images"],
+        max_guesses=max_guesses,
+        blacklist=data["blacklist"],
+    )
+
+
 def array_batches(data: dict[str, np.ndarray], with_boxes: bool, size: int) -> list[tuple[object, object]]:
     """The arrays as the metric's dict-of-arrays batches of ``size`` images (labels alone: plain arrays)."""
     batches = []
@@ -167,17 +182,14 @@ def time_metric(data: dict[str, np.ndarray], guesses: int, repeat: int) -> list[
     whole_boxes = array_batches(data, True, len(data["labels"]))[0]
     whole_labels = array_batches(data, False, len(data["labels"]))[0]
     runs: list[tuple[str, str, Callable[[], dict]]] = [
-        ("boxes", "clsloc_errors on arrays", lambda: clsloc_errors(
-            data["pred_labels"], data["gt_labels"], pred_boxes=data["pred_boxes"], gt_boxes=data["gt_boxes"],
-            gt_images=data["gt_images"], max_guesses=guesses, blacklist=blacklist)),
+        ("boxes", "clsloc_errors on arrays", lambda: array_errors(data, True, guesses)),
         ("boxes", "compute, dict of arrays", lambda: metric.compute(
             predictions=whole_boxes[0], references=whole_boxes[1], max_guesses=guesses, blacklist=blacklist)),
         ("boxes", f"add_batch x{BATCH}, dict of arrays", lambda: added(
             array_batches(data, True, BATCH), blacklist=blacklist)),
         ("boxes", "compute, lists of dicts", lambda: metric.compute(
             predictions=pred_dicts, references=gt_dicts, max_guesses=guesses, blacklist=blacklist)),
-        ("labels", "clsloc_errors on arrays", lambda: clsloc_errors(
-            data["pred_labels"], data["labels"], max_guesses=guesses)),
+        ("labels", "clsloc_errors on arrays", lambda: array_errors(data, False, guesses)),
         ("labels", "compute, arrays", lambda: metric.compute(
             predictions=whole_labels[0], references=whole_labels[1], max_guesses=guesses)),
         ("labels", f"add_batch x{BATCH}, arrays", lambda: added(array_batches(data, False, BATCH))),
@@ -189,7 +201,10 @@ def time_metric(data: dict[str, np.ndarray], guesses: int, repeat: int) -> list[
 
 def print_metric_times(times: list[tuple[str, str, float, dict]], repeat: int) -> None:
     """The evaluate rows: seconds and the ratio to clsloc_errors; the array forms against their bounds."""
-    print(f"through evaluate.load(imagenet_tiny.METRIC_PATH), best of {repeat}; ratio to clsloc_errors on the same arrays:")
+    print(
+        f"through evaluate.load(imagenet_tiny.METRIC_PATH), best of {repeat}; "
+        "ratio to clsloc_errors on the same arrays:"
+    )
     baseline = {form: seconds for form, how, seconds, _ in times if how.startswith("clsloc_errors")}
     for form, how, seconds, _ in times:
         line = f"  {'with boxes' if form == 'boxes' else 'labels only':12s}{how:32s}{seconds:8.4f} s"
@@ -220,18 +235,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     data = make_data(args.images, args.guesses)
     predictions, references = as_lists(data)
     blacklist = data["blacklist"].tolist()
-    vector_time, vector = best_time(
-        lambda: clsloc_errors(
-            data["pred_labels"],
-            data["gt_labels"],
-            pred_boxes=data["pred_boxes"],
-            gt_boxes=data["gt_boxes"],
-            gt_images=data["gt_images"],
-            max_guesses=args.guesses,
-            blacklist=data["blacklist"],
-        ),
-        args.repeat,
-    )
+    vector_time, vector = best_time(lambda: array_errors(data, True, args.guesses), args.repeat)
     loop_time, loop = best_time(lambda: loop_errors(predictions, references, args.guesses, blacklist), 1)
     for key in ("cls_error", "clsloc_error"):
         assert vector[key] == loop[key], f"{key}: vectorised {vector[key]} != loop {loop[key]}"

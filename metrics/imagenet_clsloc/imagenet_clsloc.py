@@ -462,7 +462,8 @@ def join_batches(batches: typing.Sequence[Batch]) -> Batch:
         return batches[0]
     forms = {batch.form for batch in batches}
     if len(forms) > 1:  # only from processes given different forms: one process refuses a mix when added
-        raise ValueError(f"the batches are in {' and '.join(map(INPUT_FORMS.get, sorted(forms)))} forms: give every batch in one form")
+        named = " and ".join(INPUT_FORMS[form] for form in sorted(forms))
+        raise ValueError(f"the batches are in {named} forms: give every batch in one form")
     counts = np.array([batch.images for batch in batches])
     offsets = np.cumsum(counts) - counts
     guesses = np.concatenate([batch.guesses for batch in batches])
@@ -566,7 +567,9 @@ def read_inputs(predictions: typing.Any, references: typing.Any, one_image: bool
         predictions = _columns(predictions, "predictions", GUESS_KEYS)
     first_axis = predictions["label"] if isinstance(predictions, dict) else predictions
     if getattr(first_axis, "ndim", 1) == 0:
-        raise ValueError(f"predictions[\"label\"] holds one label or the ranked guesses of each image; got {_shown(first_axis)}")
+        raise ValueError(
+            f'predictions["label"] holds one label or the ranked guesses of each image; got {_shown(first_axis)}'
+        )
     num_images = len(first_axis)
     if not isinstance(references, dict) and len(references) != num_images:
         raise ValueError(f"{num_images} predictions but {len(references)} references: give one of each per image")
@@ -631,8 +634,8 @@ def _read_object_arrays(
         outside = np.flatnonzero((images < 0) | (images >= num_images))
         if outside.size:
             raise ValueError(
-                f'references["image"][{outside[0]}] = {images[outside[0]]} is not one of the images 0..{num_images - 1} '
-                f"(the 0-based positions of the {num_images} predictions)"
+                f'references["image"][{outside[0]}] = {images[outside[0]]} is not one of the images '
+                f"0..{num_images - 1} (the 0-based positions of the {num_images} predictions)"
             )
     elif labels.size != num_images:
         raise ValueError(
@@ -652,14 +655,9 @@ def _read_object_arrays(
 def _read_guesses(predictions: typing.Any, form_phrase: str, form: str, one_image: bool) -> np.ndarray:
     """The guesses' records, in the form of the references (``form``, said by ``form_phrase`` in messages)."""
     if isinstance(predictions, dict):
-        return _read_guess_arrays(predictions, form_phrase, form, one_image)
+        return _read_guess_arrays(predictions, form_phrase, form, one_image, keyed=True)
     if isinstance(predictions, np.ndarray) and predictions.dtype.kind != "O":
-        if form == "boxes":
-            raise ValueError(
-                f'predictions is an array of labels, but {form_phrase} every guess has a box: give {{"label": '
-                '(N, K), "bbox": (N, K, 4)}, or per image the list of its {"label", "bbox"} dicts'
-            )
-        return _read_guess_arrays({"label": predictions}, form_phrase, form, one_image)
+        return _read_guess_arrays({"label": predictions}, form_phrase, form, one_image, keyed=False)
     if form == "labels" and not _is_list(predictions[0]):
         first = _named("predictions", (0,), one_image)
         labels = _label_values(
@@ -685,9 +683,14 @@ def _read_guesses(predictions: typing.Any, form_phrase: str, form: str, one_imag
     return records(images, *_entry_values(flat, "guess", where, form_phrase))
 
 
-def _read_guess_arrays(columns: typing.Dict[str, np.ndarray], form_phrase: str, form: str, one_image: bool) -> np.ndarray:
-    """The records of guesses given as arrays: "label" (N, K) or (N,), with boxes "bbox" (N, K, 4) or (N, 4)."""
-    labels, key = columns["label"], "label" if "bbox" in columns else None
+def _read_guess_arrays(
+    columns: typing.Dict[str, np.ndarray], form_phrase: str, form: str, one_image: bool, keyed: bool
+) -> np.ndarray:
+    """The records of guesses given as arrays: "label" (N, K) or (N,), with boxes "bbox" (N, K, 4) or (N, 4).
+
+    ``keyed``: they came as a dict (messages name ``predictions["label"]``), not as one array of labels.
+    """
+    labels, key = columns["label"], "label" if keyed else None
     name = _named("predictions", (), one_image, key)
     if labels.ndim not in (1, 2):
         raise ValueError(f"{name} holds (N, K) ranked guesses or (N,) one guess per image; got shape {labels.shape}")
@@ -697,17 +700,18 @@ def _read_guess_arrays(columns: typing.Dict[str, np.ndarray], form_phrase: str, 
     if form == "labels":
         if "bbox" in columns:
             raise ValueError(
-                f'predictions has "bbox" but the references have no boxes ({form_phrase}): localization needs '
+                f"the predictions have boxes but the references have none ({form_phrase}): localization needs "
                 "boxes on both sides"
             )
         return records(images, values)
     if "bbox" not in columns:
         raise ValueError(
-            f'predictions has no "bbox", but {form_phrase} every guess has a box: give {{"label": (N, K), '
+            f'the predictions have no boxes, but {form_phrase} every guess has one: give {{"label": (N, K), '
             '"bbox": (N, K, 4)}, or per image the list of its {"label", "bbox"} dicts'
         )
     where = _array_position("predictions", labels.shape, one_image, "bbox")
-    return records(images, values, _box_values(columns["bbox"], labels.shape + (4,), where, _named("predictions", (), one_image, "bbox")))
+    boxes = _box_values(columns["bbox"], labels.shape + (4,), where, _named("predictions", (), one_image, "bbox"))
+    return records(images, values, boxes)
 
 
 def _as_array(value: typing.Any) -> typing.Any:
@@ -755,7 +759,7 @@ def _flattened(rows: typing.Sequence[typing.Sequence[typing.Any]]) -> typing.Tup
 def _named(
     side: str, index: typing.Sequence[int], one_image: bool, key: typing.Optional[str] = None, image_axis: bool = True
 ) -> str:
-    """``predictions[3][1]``, ``references["bbox"][7]``; for ``add``'s one image ``prediction[1]``, without its position."""
+    """``predictions[3][1]``, ``references["bbox"][7]``; for ``add``'s one image, ``prediction[1]`` (no image)."""
     name = (side.removesuffix("s") if one_image else side) + ("" if key is None else f'["{key}"]')
     if one_image and image_axis:
         index = index[1:]
@@ -801,9 +805,8 @@ def _label_problem(value: typing.Any) -> typing.Optional[str]:
 
 def _plain_integers(values: typing.Sequence[typing.Any]) -> bool:
     """Whether every value is a Python or numpy integer (not a bool): what numpy converts without a walk."""
-    return all(
-        issubclass(kind, (int, np.integer)) and not issubclass(kind, (bool, np.bool_)) for kind in set(map(type, values))
-    )
+    kinds = set(map(type, values))
+    return all(issubclass(kind, (int, np.integer)) and not issubclass(kind, (bool, np.bool_)) for kind in kinds)
 
 
 def _label_values(values: typing.Any, where: typing.Callable[[int], str], note: str) -> np.ndarray:
@@ -825,7 +828,7 @@ def _label_values(values: typing.Any, where: typing.Callable[[int], str], note: 
         first = next((i for i, value in enumerate(items) if _label_problem(value) is not None), None)
         if first is None:
             return np.fromiter((int(_item(value)) for value in items), dtype=np.int64, count=len(items))
-        value = items[first]
+        value = _item(items[first])  # a numpy scalar shown as its value
     raise ValueError(f"{where(first)} = {_shown(value)}: {_label_problem(value)}{note}")
 
 
@@ -886,9 +889,11 @@ def _entry_values(
 def _box_values(
     values: np.ndarray, shape: typing.Tuple[int, ...], where: typing.Callable[[int], str], name: str
 ) -> np.ndarray:
-    """Boxes given as an array of ``shape`` (..., 4), as float64 rows (M, 4); else a ValueError naming the first bad one."""
+    """Boxes given as an array of ``shape`` (..., 4), as (M, 4) float64; else a ValueError naming the first bad one."""
     if values.shape != shape:
-        raise ValueError(f"{name} must have shape {shape}, a box [xmin, ymin, xmax, ymax] per label; got {values.shape}")
+        raise ValueError(
+            f"{name} must have shape {shape}, a box [xmin, ymin, xmax, ymax] per label; got {values.shape}"
+        )
     if values.dtype.kind not in "iuf":
         raise ValueError(f"{name} must hold numbers [xmin, ymin, xmax, ymax], not {values.dtype} values")
     boxes = values.astype(np.float64, copy=False).reshape(-1, 4)
