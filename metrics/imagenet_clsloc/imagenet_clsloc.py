@@ -13,14 +13,16 @@
 # limitations under the License.
 """ILSVRC classification-with-localization error, exactly as the ILSVRC2014 devkit's eval_clsloc.m scores it.
 
-Self-contained so that ``evaluate.load("metrics/imagenet_clsloc")`` works from the path alone: only the
-standard library, numpy, datasets and evaluate are imported, one import per line (evaluate 0.4 parses
-imports line by line). :func:`clsloc_errors` is the whole computation, vectorised over images; the
-metric class only converts its two input forms to arrays. Every check of what a caller passes is in the
-"input checks" section at the end: :func:`check_inputs` for the list forms, the array checks for
-:func:`clsloc_errors`.
+Load it with ``evaluate.load(imagenet_tiny.METRIC_PATH)`` from any directory, or by this folder's path.
+The script is self-contained, as evaluate copies it alone into its cache: only the standard library,
+numpy, datasets and evaluate are imported, one import per line (evaluate 0.4 parses imports line by
+line). :func:`clsloc_errors` is the whole computation, vectorised over images. The metric class turns
+each input form into records at C speed ("input checks" at the end: :func:`read_inputs` for the metric's
+forms, the array checks for :func:`clsloc_errors`) and stores them in evaluate as bytes ("stored batches").
 """
 
+import itertools
+import operator
 import typing
 
 import datasets
@@ -60,13 +62,21 @@ pixel positions, as in ImageNet's annotations, and widths count one more pixel (
 
 _KWARGS_DESCRIPTION = """
 Args:
-    predictions (`list` of `list`): the ranked guesses of each image, best first; images may have fewer
-        guesses than `max_guesses`. Either class labels (`int`), for classification only, or dicts
-        `{"label": int, "bbox": [xmin, ymin, xmax, ymax]}`, for classification with localization.
-    references (`list`): per image, the ground-truth label (`int`) for classification only, or the list of
-        every ground-truth object of the image, `{"label": int, "bbox": [xmin, ymin, xmax, ymax]}`, with
-        localization. An image's ground-truth labels are the distinct labels of its objects.
-        A label given as a float must be a whole number (2.0 counts as 2; 1.9 is an error, never truncated).
+    predictions: the guesses of each image, best first, in any of these forms:
+        - one label (`int`) per image, as `argmax` and `evaluate.evaluator` give them: top-1 guesses;
+        - per image, the list of its ranked labels (images may have fewer than `max_guesses`);
+        - a numpy array of labels, `(N,)` (top-1) or `(N, K)` (K ranked guesses per image);
+        - with localization, per image the list of its guesses `{"label": int, "bbox": [xmin, ymin, xmax, ymax]}`,
+          or one dict of arrays `{"label": (N, K), "bbox": (N, K, 4)}` (`(N,)` and `(N, 4)` for one guess).
+    references: the ground truth, in any of these forms:
+        - one label (`int`) per image, as a list or an `(N,)` array: classification only;
+        - per image, the list of its objects `{"label": int, "bbox": [xmin, ymin, xmax, ymax]}`;
+        - one dict of arrays `{"label": (O,), "bbox": (O, 4), "image": (O,)}` of all O objects, where "image"
+          is the 0-based position of the object's image among the predictions (default: object i is in
+          image i); without "bbox" for classification only.
+        The references set the form: with boxes (localization) every guess needs a box too. An image's
+        ground-truth labels are the distinct labels of its objects. A label given as a float must be a
+        whole number (2.0 counts as 2; 1.9 is an error, never truncated). Arrays are the fastest forms.
     max_guesses (`int`): number of guesses scored, 5 by default and at most 1000 (the number of ILSVRC
         classes); guesses past it are ignored, as the devkit does.
     blacklist (`list` of `int`): 0-based positions of images left out of the localization error (the
@@ -83,18 +93,26 @@ Returns:
 
 Examples:
 
-    Classification only: image 0's label 7 is the second guess, image 1's label 1 is not guessed.
+    Top-1 labels, one per image (e.g. `logits.argmax(axis=1)`): image 0 is right, image 1 is not.
 
     >>> import evaluate
-    >>> clsloc = evaluate.load("metrics/imagenet_clsloc")
-    >>> results = clsloc.compute(predictions=[[3, 7], [2, 5]], references=[7, 1], max_guesses=2)
-    >>> print(results)
+    >>> import imagenet_tiny
+    >>> clsloc = evaluate.load(imagenet_tiny.METRIC_PATH)
+    >>> print(clsloc.compute(predictions=[7, 2], references=[7, 1], max_guesses=1))
+    {'cls_error': [0.5], 'top1_error': 0.5}
+
+    Ranked guesses: image 0's label 7 is the second guess, image 1's label 1 is not guessed. Lists and
+    numpy arrays (e.g. `np.argsort(-logits, axis=1)[:, :5]`) give the same.
+
+    >>> import numpy as np
+    >>> print(clsloc.compute(predictions=[[3, 7], [2, 5]], references=[7, 1], max_guesses=2))
+    {'cls_error': [1.0, 0.5], 'top1_error': 1.0}
+    >>> print(clsloc.compute(predictions=np.array([[3, 7], [2, 5]]), references=np.array([7, 1]), max_guesses=2))
     {'cls_error': [1.0, 0.5], 'top1_error': 1.0}
 
     With localization: the first guess has the right label but a box that misses; the second guess's box
     covers the second ground-truth box (intersection over union 0.8 in the devkit convention).
 
-    >>> clsloc = evaluate.load("metrics/imagenet_clsloc")
     >>> results = clsloc.compute(
     ...     predictions=[[{"label": 4, "bbox": [0, 0, 9, 9]}, {"label": 4, "bbox": [20, 20, 39, 39]}]],
     ...     references=[[{"label": 4, "bbox": [50, 50, 59, 59]}, {"label": 4, "bbox": [20, 20, 35, 39]}]],
@@ -103,9 +121,23 @@ Examples:
     >>> print(results)
     {'cls_error': [0.0, 0.0], 'clsloc_error': [1.0, 0.0], 'top1_error': 0.0, 'top1_clsloc_error': 1.0}
 
+    The same as dicts of arrays: the guesses (N, K) and (N, K, 4), every ground-truth object with the
+    position of its image.
+
+    >>> results = clsloc.compute(
+    ...     predictions={"label": np.array([[4, 4]]), "bbox": np.array([[[0, 0, 9, 9], [20, 20, 39, 39]]])},
+    ...     references={
+    ...         "label": np.array([4, 4]),
+    ...         "bbox": np.array([[50, 50, 59, 59], [20, 20, 35, 39]]),
+    ...         "image": np.array([0, 0]),
+    ...     },
+    ...     max_guesses=2,
+    ... )
+    >>> print(results)
+    {'cls_error': [0.0, 0.0], 'clsloc_error': [1.0, 0.0], 'top1_error': 0.0, 'top1_clsloc_error': 1.0}
+
     The blacklist leaves image 1 out of the localization error only:
 
-    >>> clsloc = evaluate.load("metrics/imagenet_clsloc")
     >>> box = [0, 0, 9, 9]
     >>> results = clsloc.compute(
     ...     predictions=[[{"label": 1, "bbox": box}], [{"label": 5, "bbox": box}]],
@@ -753,7 +785,7 @@ def _first_not_list(rows: typing.Sequence[typing.Any]) -> typing.Optional[int]:
 
 def _flattened(rows: typing.Sequence[typing.Sequence[typing.Any]]) -> typing.Tuple[np.ndarray, typing.List[typing.Any]]:
     """``(length of each row, every entry of every row)``."""
-    return np.fromiter(map(len, rows), dtype=np.int64, count=len(rows)), [entry for row in rows for entry in row]
+    return np.fromiter(map(len, rows), dtype=np.int64, count=len(rows)), list(itertools.chain.from_iterable(rows))
 
 
 def _named(
@@ -869,8 +901,8 @@ def _entry_values(
         return np.zeros(0, dtype=np.int64), np.zeros((0, 4))
     try:
         if set(map(type, entries)) <= {dict} and set(map(len, entries)) == {2}:
-            labels = [entry["label"] for entry in entries]
-            boxes = np.asarray([entry["bbox"] for entry in entries])
+            labels = list(map(operator.itemgetter("label"), entries))
+            boxes = np.asarray(list(map(operator.itemgetter("bbox"), entries)))
             if _plain_integers(labels) and boxes.shape == (len(entries), 4) and boxes.dtype.kind in "iuf":
                 labels, boxes = np.asarray(labels), boxes.astype(np.float64, copy=False)
                 if labels.dtype.kind == "i" and not invalid_boxes(boxes).any():
