@@ -225,6 +225,10 @@ def test_bad_array_inputs_are_errors_that_name_the_entry(clsloc, kwargs, message
 
 
 def test_a_bad_batch_keeps_nothing_and_forms_do_not_mix(clsloc):
+    with pytest.raises(ValueError, match=r"predictions\[0\] = None: a label is an integer"):
+        clsloc.add_batch(predictions=[None], references=[1])
+    with pytest.raises(ValueError, match=r"there is nothing to score: give predictions and references, or add"):
+        clsloc.compute()
     clsloc.add_batch(predictions=np.array([[1, 2]]), references=np.array([2]))
     with pytest.raises(ValueError, match=r"predictions\[1\]\[0\] = 'x'"):
         clsloc.add_batch(predictions=[[3], ["x"]], references=[3, 4])

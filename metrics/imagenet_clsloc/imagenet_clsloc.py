@@ -357,96 +357,6 @@ def _mean_error(
     return [float(error) for error in per_image.sum(axis=0) / count]
 
 
-@evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
-class ImagenetClsloc(evaluate.Metric):
-    """ILSVRC classification-with-localization error (the devkit's eval_clsloc.m)."""
-
-    def __init__(self, *args: typing.Any, **kwargs: typing.Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._held: typing.List[Batch] = []  # checked batches not yet handed to evaluate
-        self._form: typing.Optional[str] = None  # the form of the batches held or stored since the last compute
-
-    def _info(self) -> evaluate.MetricInfo:
-        return evaluate.MetricInfo(
-            description=_DESCRIPTION,
-            citation=_CITATION,
-            inputs_description=_KWARGS_DESCRIPTION,
-            # A stored row holds the bytes of many images' guess and object records (see "stored batches"):
-            # evaluate encodes its rows one by one in Python, about 2 us each, 20 times clsloc_errors itself
-            # when a row is an image.
-            features=datasets.Features(
-                {"predictions": datasets.Value("large_binary"), "references": datasets.Value("large_binary")}
-            ),
-            reference_urls=[
-                "https://image-net.org/challenges/LSVRC/2014/",
-                "https://doi.org/10.1007/s11263-015-0816-y",
-            ],
-        )
-
-    # Inputs are checked before anything is kept: a bad batch keeps nothing, and the errors name the image
-    # and guess or object. Checked batches are held here and handed to evaluate as one row, at compute or
-    # once they hold HELD_RECORDS guesses: evaluate's cost per row (about 0.4 ms) would otherwise exceed
-    # the whole computation for a few hundred batches.
-
-    def compute(self, *, predictions: typing.Any = None, references: typing.Any = None, **kwargs: typing.Any):
-        """The errors of ``predictions`` (with those added before) against ``references``; checked first."""
-        check_keywords(**{k: v for k, v in kwargs.items() if k in ("max_guesses", "box_convention")})
-        if predictions is not None or references is not None:
-            self.add_batch(predictions=predictions, references=references)
-        self._hand_over()
-        return super().compute(**kwargs)
-
-    def add_batch(self, *, predictions: typing.Any = None, references: typing.Any = None) -> None:
-        """Add the guesses and ground truth of a batch of images, in any of the input forms, once checked."""
-        self._hold(read_inputs(predictions, references))
-
-    def add(self, *, prediction: typing.Any = None, reference: typing.Any = None) -> None:
-        """Add the guesses and ground truth of one image, once checked."""
-        self._hold(read_inputs(*batch_of_one(prediction, reference), one_image=True))
-
-    def _hold(self, batch: "Batch") -> None:
-        if self.selected_feature_format is None and not self._held:  # nothing kept: a new computation
-            self._form = None
-        if self._form not in (None, batch.form):
-            raise ValueError(
-                f"these inputs are in {INPUT_FORMS[batch.form]} form but those added before were in "
-                f"{INPUT_FORMS[self._form]} form: give every batch in one form"
-            )
-        self._form = batch.form
-        self._held.append(batch)
-        if sum(held.guesses.size for held in self._held) >= HELD_RECORDS:
-            self._hand_over()
-
-    def _hand_over(self) -> None:
-        """Store the held batches in evaluate, as one row."""
-        if self._held:
-            batch = join_batches(self._held)
-            super().add_batch(predictions=[record_bytes(batch.guesses)], references=[record_bytes(batch.objects)])
-            self._held = []
-
-    def _compute(
-        self,
-        predictions: typing.List[bytes],
-        references: typing.List[bytes],
-        max_guesses: int = DEFAULT_MAX_GUESSES,
-        blacklist: typing.Optional[typing.Sequence[int]] = None,
-        box_convention: str = "devkit",
-    ) -> typing.Dict[str, typing.Any]:
-        batch = read_batches(predictions, references)
-        labels, boxes, counts = ranked_guesses(batch.guesses, batch.images, check_max_guesses(max_guesses))
-        return clsloc_errors(
-            labels,
-            batch.objects["label"],
-            pred_boxes=boxes,
-            gt_boxes=None if boxes is None else batch.objects["bbox"],
-            gt_images=batch.objects["image"],
-            num_guesses=counts,
-            max_guesses=max_guesses,
-            blacklist=blacklist,
-            box_convention=box_convention,
-        )
-
-
 # ----------------------------------------------------------------------------------------------- stored batches
 # Whatever form a batch comes in, it is kept as two record arrays: one record per guess, image after
 # image and best first, and one per ground-truth object; "image" is the image's position in its batch.
@@ -510,7 +420,7 @@ def read_batches(predictions: typing.Sequence[bytes], references: typing.Sequenc
     batches = []
     for guess_bytes, object_bytes in zip(predictions, references):
         guesses, objects = record_array(guess_bytes), record_array(object_bytes)
-        # Every image has a ground-truth object (read_inputs checks it): the last image's says how many.
+        # Every image has a ground-truth object (read_inputs checks it): the highest position counts them.
         form = "boxes" if objects.dtype == BOX_RECORD else "labels"
         batches.append(Batch(form, guesses, objects, int(objects["image"].max()) + 1))
     return join_batches(batches)
@@ -530,6 +440,98 @@ def ranked_guesses(
         counts = np.minimum(counts, max_guesses)
     boxes = guesses["bbox"] if guesses.dtype == BOX_RECORD else None
     return pad_guesses(counts, guesses["label"], boxes)
+
+
+@evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
+class ImagenetClsloc(evaluate.Metric):
+    """ILSVRC classification-with-localization error (the devkit's eval_clsloc.m)."""
+
+    def __init__(self, *args: typing.Any, **kwargs: typing.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._held: typing.List[Batch] = []  # checked batches not yet handed to evaluate
+        self._form: typing.Optional[str] = None  # the form of the batches held or stored since the last compute
+
+    def _info(self) -> evaluate.MetricInfo:
+        return evaluate.MetricInfo(
+            description=_DESCRIPTION,
+            citation=_CITATION,
+            inputs_description=_KWARGS_DESCRIPTION,
+            # A stored row holds the bytes of many images' guess and object records (see "stored batches"):
+            # evaluate encodes its rows one by one in Python, about 2 us each, 20 times clsloc_errors itself
+            # when a row is an image.
+            features=datasets.Features(
+                {"predictions": datasets.Value("large_binary"), "references": datasets.Value("large_binary")}
+            ),
+            reference_urls=[
+                "https://image-net.org/challenges/LSVRC/2014/",
+                "https://doi.org/10.1007/s11263-015-0816-y",
+            ],
+        )
+
+    # Inputs are checked before anything is kept: a bad batch keeps nothing, and the errors name the image
+    # and guess or object. Checked batches are held here and handed to evaluate as one row, at compute or
+    # once they hold HELD_RECORDS guesses: evaluate's cost per row (about 0.4 ms) would otherwise exceed
+    # the whole computation for a few hundred batches.
+
+    def compute(self, *, predictions: typing.Any = None, references: typing.Any = None, **kwargs: typing.Any):
+        """The errors of ``predictions`` (with those added before) against ``references``; checked first."""
+        check_keywords(**{k: v for k, v in kwargs.items() if k in ("max_guesses", "box_convention")})
+        if predictions is not None or references is not None:
+            self.add_batch(predictions=predictions, references=references)
+        if not self._held and self.selected_feature_format is None:
+            raise ValueError("there is nothing to score: give predictions and references, or add batches first")
+        self._hand_over()
+        return super().compute(**kwargs)
+
+    def add_batch(self, *, predictions: typing.Any = None, references: typing.Any = None) -> None:
+        """Add the guesses and ground truth of a batch of images, in any of the input forms, once checked."""
+        self._hold(read_inputs(predictions, references))
+
+    def add(self, *, prediction: typing.Any = None, reference: typing.Any = None) -> None:
+        """Add the guesses and ground truth of one image, once checked."""
+        self._hold(read_inputs(*batch_of_one(prediction, reference), one_image=True))
+
+    def _hold(self, batch: Batch) -> None:
+        if self.selected_feature_format is None and not self._held:  # nothing kept: a new computation
+            self._form = None
+        if self._form not in (None, batch.form):
+            raise ValueError(
+                f"these inputs are in {INPUT_FORMS[batch.form]} form but those added before were in "
+                f"{INPUT_FORMS[self._form]} form: give every batch in one form"
+            )
+        self._form = batch.form
+        self._held.append(batch)
+        if sum(held.guesses.size for held in self._held) >= HELD_RECORDS:
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        """Store the held batches in evaluate, as one row."""
+        if self._held:
+            batch = join_batches(self._held)
+            super().add_batch(predictions=[record_bytes(batch.guesses)], references=[record_bytes(batch.objects)])
+            self._held = []
+
+    def _compute(
+        self,
+        predictions: typing.List[bytes],
+        references: typing.List[bytes],
+        max_guesses: int = DEFAULT_MAX_GUESSES,
+        blacklist: typing.Optional[typing.Sequence[int]] = None,
+        box_convention: str = "devkit",
+    ) -> typing.Dict[str, typing.Any]:
+        batch = read_batches(predictions, references)
+        labels, boxes, counts = ranked_guesses(batch.guesses, batch.images, check_max_guesses(max_guesses))
+        return clsloc_errors(
+            labels,
+            batch.objects["label"],
+            pred_boxes=boxes,
+            gt_boxes=None if boxes is None else batch.objects["bbox"],
+            gt_images=batch.objects["image"],
+            num_guesses=counts,
+            max_guesses=max_guesses,
+            blacklist=blacklist,
+            box_convention=box_convention,
+        )
 
 
 # ----------------------------------------------------------------------------------------------- input checks
