@@ -52,6 +52,11 @@ def test_top1_labels_as_argmax_and_evaluators_give_them(clsloc):
 def test_evaluate_combine_passes_the_inputs_through(clsloc):
     combined = evaluate.combine([clsloc])
     assert combined.compute(predictions=[7, 2], references=[7, 1], max_guesses=1)["top1_error"] == 0.5
+    combined.add_batch(predictions=[7], references=[7])
+    combined.add(prediction=2, reference=1)  # handed on as add(predictions=2, references=1)
+    assert combined.compute(max_guesses=1)["top1_error"] == 0.5
+    with pytest.raises(ValueError, match=r"unknown inputs \['label'\]: add takes prediction and reference"):
+        clsloc.add(prediction=2, label=1)
 
 
 # ----------------------------------------------------------------------------- every form, one result

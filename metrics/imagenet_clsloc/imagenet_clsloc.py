@@ -487,8 +487,14 @@ class ImagenetClsloc(evaluate.Metric):
         """Add the guesses and ground truth of a batch of images, in any of the input forms, once checked."""
         self._hold(read_inputs(predictions, references))
 
-    def add(self, *, prediction: typing.Any = None, reference: typing.Any = None) -> None:
-        """Add the guesses and ground truth of one image, once checked."""
+    def add(self, *, prediction: typing.Any = None, reference: typing.Any = None, **inputs: typing.Any) -> None:
+        """Add the guesses and ground truth of one image, once checked.
+
+        ``predictions=`` and ``references=`` name them too: evaluate.combine passes them so.
+        """
+        if not set(inputs) <= {"predictions", "references"}:
+            raise ValueError(f"unknown inputs {sorted(inputs)}: add takes prediction and reference")
+        prediction, reference = inputs.get("predictions", prediction), inputs.get("references", reference)
         self._hold(read_inputs(*batch_of_one(prediction, reference), one_image=True))
 
     def _hold(self, batch: Batch) -> None:
@@ -680,8 +686,7 @@ def _read_object_arrays(
         images = np.arange(num_images)
     boxes = None
     if "bbox" in columns:
-        box_where = _array_position("references", labels.shape, one_image, key="bbox", image_axis=False)
-        boxes = _box_values(columns["bbox"], labels.shape + (4,), box_where, 'references["bbox"]')
+        boxes = _box_values(columns["bbox"], "references", labels.shape, one_image, image_axis=False)
     check_every_image_labelled(np.bincount(images, minlength=num_images))
     return records(images, values, boxes), 'references has "bbox"' if boxes is not None else 'references has no "bbox"'
 
@@ -743,9 +748,7 @@ def _read_guess_arrays(
             f'the predictions have no boxes, but {form_phrase} every guess has one: give {{"label": (N, K), '
             '"bbox": (N, K, 4)}, or per image the list of its {"label", "bbox"} dicts'
         )
-    where = _array_position("predictions", labels.shape, one_image, "bbox")
-    boxes = _box_values(columns["bbox"], labels.shape + (4,), where, _named("predictions", (), one_image, "bbox"))
-    return records(images, values, boxes)
+    return records(images, values, _box_values(columns["bbox"], "predictions", labels.shape, one_image))
 
 
 def _as_array(value: typing.Any) -> typing.Any:
@@ -921,9 +924,10 @@ def _entry_values(
 
 
 def _box_values(
-    values: np.ndarray, shape: typing.Tuple[int, ...], where: typing.Callable[[int], str], name: str
+    values: np.ndarray, side: str, label_shape: typing.Tuple[int, ...], one_image: bool, image_axis: bool = True
 ) -> np.ndarray:
-    """Boxes given as an array of ``shape`` (..., 4), as (M, 4) float64; else a ValueError naming the first bad one."""
+    """A dict-of-arrays input's "bbox", a box per label, as (M, 4) float64; else a ValueError naming the first bad."""
+    name, shape = _named(side, (), one_image, "bbox"), label_shape + (4,)
     if values.shape != shape:
         raise ValueError(
             f"{name} must have shape {shape}, a box [xmin, ymin, xmax, ymax] per label; got {values.shape}"
@@ -931,7 +935,7 @@ def _box_values(
     if values.dtype.kind not in "iuf":
         raise ValueError(f"{name} must hold numbers [xmin, ymin, xmax, ymax], not {values.dtype} values")
     boxes = values.astype(np.float64, copy=False).reshape(-1, 4)
-    _check_boxes(boxes, where)
+    _check_boxes(boxes, _array_position(side, label_shape, one_image, "bbox", image_axis))
     return boxes
 
 
