@@ -50,8 +50,9 @@ _CITATION = """\
 
 _HOMEPAGE = "https://image-net.org/challenges/LSVRC/2012/"
 
-# The ILSVRC metric's folder, for evaluate.load(METRIC_PATH) from any working directory.
-METRIC_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "metrics", "imagenet_clsloc")
+# The ILSVRC clsloc metric's folder, installed beside this module (site-packages, or the checkout of an
+# editable install): ``evaluate.load(imagenet_tiny.METRIC_PATH)`` works from any working directory.
+METRIC_PATH: str = os.path.join(os.path.dirname(os.path.abspath(__file__)), "metrics", "imagenet_clsloc")
 
 _LICENSE = "ImageNet terms of access: non-commercial research and educational use only (https://image-net.org/download)."
 

@@ -1,9 +1,14 @@
-"""Time the vectorised clsloc metric against a per-image Python loop of the same computation.
+"""Time the vectorised clsloc metric against a per-image Python loop, and the evaluate module against both.
 
 Run: ``.venv/bin/python benchmarks/bench_metric.py [--images 50000] [--guesses 5] [--repeat 3]``.
 The data look like ImageNet's validation set: 1000 classes, one class per image with 1 to 6 boxes,
 and guesses that name the right class about 3 times in 4, with boxes scattered around the objects.
-Both implementations run on the same data in the same process; their results must be identical.
+Everything runs on the same data in the same process; the results must be identical.
+
+The evaluate rows time the metric as users call it, ``evaluate.load(imagenet_tiny.METRIC_PATH)`` with
+evaluate's defaults (inputs stored in a cache file), in each input form, with boxes and with labels only,
+each against :func:`clsloc_errors` on the same arrays: at most 10x with boxes and 5x with labels only for
+the array forms.
 """
 
 from __future__ import annotations
@@ -14,11 +19,15 @@ import sys
 import time
 from typing import Callable, Optional, Sequence
 
+import evaluate
 import numpy as np
 
+import imagenet_tiny
 from metrics.imagenet_clsloc.imagenet_clsloc import clsloc_errors
 
 Guess = tuple[int, Sequence[float]]
+BATCH = 1000  # images per add_batch, as an evaluation loop might give them
+BOUNDS = {"boxes": 10.0, "labels": 5.0}  # compute / add_batch time over clsloc_errors, for the array forms
 
 
 def loop_errors(
@@ -96,6 +105,7 @@ def make_data(num_images: int, num_guesses: int = 5, seed: int = 0) -> dict[str,
     return {
         "pred_labels": pred_labels,
         "pred_boxes": pred_boxes,
+        "labels": labels,
         "gt_labels": labels[images],
         "gt_boxes": gt_boxes,
         "gt_images": images,
@@ -112,6 +122,98 @@ def as_lists(data: dict[str, np.ndarray]) -> tuple[list[list[Guess]], list[list[
     for image, label, box in zip(data["gt_images"].tolist(), data["gt_labels"].tolist(), data["gt_boxes"].tolist()):
         references[image].append((label, box))
     return predictions, references
+
+
+def array_errors(data: dict[str, np.ndarray], with_boxes: bool = True, max_guesses: int = 5) -> dict:
+    """clsloc_errors on the data's arrays: with boxes (several per image) and the blacklist, or labels only."""
+    if not with_boxes:
+        return clsloc_errors(data["pred_labels"], data["labels"], max_guesses=max_guesses)
+    return clsloc_errors(
+        data["pred_labels"],
+        data["gt_labels"],
+        pred_boxes=data["pred_boxes"],
+        gt_boxes=data["gt_boxes"],
+        gt_images=data["gt_images"],
+        max_guesses=max_guesses,
+        blacklist=data["blacklist"],
+    )
+
+
+def array_batches(data: dict[str, np.ndarray], with_boxes: bool, size: int) -> list[tuple[object, object]]:
+    """The arrays as the metric's dict-of-arrays batches of ``size`` images (labels alone: plain arrays)."""
+    batches = []
+    for start in range(0, len(data["labels"]), size):
+        stop = min(start + size, len(data["labels"]))
+        if not with_boxes:
+            batches.append((data["pred_labels"][start:stop], data["labels"][start:stop]))
+            continue
+        first, last = np.searchsorted(data["gt_images"], [start, stop])
+        predictions = {"label": data["pred_labels"][start:stop], "bbox": data["pred_boxes"][start:stop]}
+        references = {
+            "label": data["gt_labels"][first:last],
+            "bbox": data["gt_boxes"][first:last],
+            "image": data["gt_images"][first:last] - start,
+        }
+        batches.append((predictions, references))
+    return batches
+
+
+def dict_lists(data: dict[str, np.ndarray]) -> tuple[list[list[dict]], list[list[dict]]]:
+    """The data in the metric's list form: per image, the list of its guesses and of its objects as dicts."""
+    predictions, references = as_lists(data)
+    return (
+        [[{"label": label, "bbox": box} for label, box in image] for image in predictions],
+        [[{"label": label, "bbox": box} for label, box in image] for image in references],
+    )
+
+
+def time_metric(data: dict[str, np.ndarray], guesses: int, repeat: int) -> list[tuple[str, str, float, dict]]:
+    """``(form, how, seconds, results)`` of clsloc_errors and of the evaluate module in each input form."""
+    metric = evaluate.load(imagenet_tiny.METRIC_PATH)
+    blacklist = data["blacklist"]
+    pred_dicts, gt_dicts = dict_lists(data)
+    pred_lists, gt_lists = data["pred_labels"].tolist(), data["labels"].tolist()
+
+    def added(batches: list[tuple[object, object]], **kwargs) -> dict:
+        for predictions, references in batches:
+            metric.add_batch(predictions=predictions, references=references)
+        return metric.compute(max_guesses=guesses, **kwargs)
+
+    whole_boxes = array_batches(data, True, len(data["labels"]))[0]
+    whole_labels = array_batches(data, False, len(data["labels"]))[0]
+    runs: list[tuple[str, str, Callable[[], dict]]] = [
+        ("boxes", "clsloc_errors on arrays", lambda: array_errors(data, True, guesses)),
+        ("boxes", "compute, dict of arrays", lambda: metric.compute(
+            predictions=whole_boxes[0], references=whole_boxes[1], max_guesses=guesses, blacklist=blacklist)),
+        ("boxes", f"add_batch x{BATCH}, dict of arrays", lambda: added(
+            array_batches(data, True, BATCH), blacklist=blacklist)),
+        ("boxes", "compute, lists of dicts", lambda: metric.compute(
+            predictions=pred_dicts, references=gt_dicts, max_guesses=guesses, blacklist=blacklist)),
+        ("labels", "clsloc_errors on arrays", lambda: array_errors(data, False, guesses)),
+        ("labels", "compute, arrays", lambda: metric.compute(
+            predictions=whole_labels[0], references=whole_labels[1], max_guesses=guesses)),
+        ("labels", f"add_batch x{BATCH}, arrays", lambda: added(array_batches(data, False, BATCH))),
+        ("labels", "compute, lists", lambda: metric.compute(
+            predictions=pred_lists, references=gt_lists, max_guesses=guesses)),
+    ]  # fmt: skip
+    return [(form, how, *best_time(run, repeat)) for form, how, run in runs]
+
+
+def print_metric_times(times: list[tuple[str, str, float, dict]], repeat: int) -> None:
+    """The evaluate rows: seconds and the ratio to clsloc_errors; the array forms against their bounds."""
+    print(
+        f"through evaluate.load(imagenet_tiny.METRIC_PATH), best of {repeat}; "
+        "ratio to clsloc_errors on the same arrays:"
+    )
+    baseline = {form: seconds for form, how, seconds, _ in times if how.startswith("clsloc_errors")}
+    for form, how, seconds, _ in times:
+        line = f"  {'with boxes' if form == 'boxes' else 'labels only':12s}{how:32s}{seconds:8.4f} s"
+        if not how.startswith("clsloc_errors"):
+            ratio = seconds / baseline[form]
+            line += f"{ratio:8.1f}x"
+            if "arrays" in how:
+                line += f"  (bound {BOUNDS[form]:.0f}x: {'within' if ratio <= BOUNDS[form] else 'OVER'})"
+        print(line)
 
 
 def best_time(function: Callable[[], object], repeat: int) -> tuple[float, object]:
@@ -133,18 +235,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     data = make_data(args.images, args.guesses)
     predictions, references = as_lists(data)
     blacklist = data["blacklist"].tolist()
-    vector_time, vector = best_time(
-        lambda: clsloc_errors(
-            data["pred_labels"],
-            data["gt_labels"],
-            pred_boxes=data["pred_boxes"],
-            gt_boxes=data["gt_boxes"],
-            gt_images=data["gt_images"],
-            max_guesses=args.guesses,
-            blacklist=data["blacklist"],
-        ),
-        args.repeat,
-    )
+    vector_time, vector = best_time(lambda: array_errors(data, True, args.guesses), args.repeat)
     loop_time, loop = best_time(lambda: loop_errors(predictions, references, args.guesses, blacklist), 1)
     for key in ("cls_error", "clsloc_error"):
         assert vector[key] == loop[key], f"{key}: vectorised {vector[key]} != loop {loop[key]}"
@@ -157,6 +248,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print(f"per-image Python loop:    {loop_time:.4f} s")
     print(f"speed-up: {loop_time / vector_time:.0f}x; results identical")
     print(f"top-5 cls error {vector['cls_error'][-1]:.4f}, top-5 clsloc error {vector['clsloc_error'][-1]:.4f}")
+
+    times = time_metric(data, args.guesses, args.repeat)
+    expected = {form: results for form, how, _, results in times if how.startswith("clsloc_errors")}
+    for form, how, _, results in times:
+        assert results == expected[form], f"{how} ({form}): {results} != clsloc_errors' {expected[form]}"
+    print_metric_times(times, args.repeat)
+    print("every form gives clsloc_errors' results exactly")
     return 0
 
 

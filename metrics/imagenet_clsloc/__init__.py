@@ -1,1 +1,1 @@
-"""The ILSVRC clsloc metric: ``evaluate.load("metrics/imagenet_clsloc")`` loads the script by path; the CLI imports it."""
+"""The ILSVRC clsloc metric: ``evaluate.load(imagenet_tiny.METRIC_PATH)`` loads this folder by path; the CLI imports it."""
