@@ -21,6 +21,8 @@ import os
 import re
 from typing import BinaryIO, Iterable, Optional, Sequence, TextIO
 
+from builder.errors import ImageNetTinyError
+
 # The Matlab version's own five-class selection, kept so that its published numbers stay comparable.
 SEED_FIVE_CLASSES = ("n02676566", "n01773157", "n01622779", "n03452741", "n01944390")
 
@@ -32,7 +34,7 @@ ILSVRC_CLASSES_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "
 ILSVRC_CLASSES_NAME = "the 1000 ILSVRC classes"  # how messages name the shipped table
 
 
-class ClassTableError(ValueError):
+class ClassTableError(ImageNetTinyError, ValueError):
     """A class table file that cannot be read, or a class that is not in it."""
 
 

@@ -39,6 +39,7 @@ from huggingface_hub.errors import HfHubHTTPError, HFValidationError, Repository
 from huggingface_hub.utils import validate_repo_id
 from huggingface_hub.utils.sha import git_hash
 
+from builder.errors import ImageNetTinyError
 from publish.card import (
     CARD_FILENAME, card_default_config, card_infos, choose_default_config, is_config_name, preview_path, write_card,
 )
@@ -50,7 +51,7 @@ COMMIT_ATTEMPTS = 3  # a failed commit is safe to retry: files already committed
 GATE_MODES = ("auto", "manual")  # the Hub's: requests approved at once, or by the repo's owners
 
 
-class PublishError(ValueError):
+class PublishError(ImageNetTinyError, ValueError):
     """A publish that cannot start or finish; the message says what to do."""
 
 

@@ -11,9 +11,10 @@ import os
 from typing import BinaryIO, Iterable, Optional, Sequence, TextIO, Union
 
 from builder.classes import ClassTable, check_ilsvrc_table
+from builder.errors import ImageNetTinyError
 from builder.sources.archives import IMAGE_SUFFIXES, Files, Member, SkippedFile, read_member
 
-logger = logging.getLogger("imagenet_tiny")
+logger = logging.getLogger(__name__)
 
 SPLITS = ("train", "validation", "test")
 __all__ = ["IMAGE_SUFFIXES", "SPLITS", "SkippedFile", "Source", "SourceImage", "SourceLayoutError", "SplitImages"]
@@ -21,7 +22,7 @@ __all__ = ["IMAGE_SUFFIXES", "SPLITS", "SkippedFile", "Source", "SourceImage", "
 SourceBox = tuple[int, int, int, int]  # (xmin, ymin, xmax, ymax), inclusive 0-based pixels of the original
 
 
-class SourceLayoutError(ValueError):
+class SourceLayoutError(ImageNetTinyError, ValueError):
     """A data_dir that is missing, laid out wrongly, or inconsistent with its own metadata."""
 
 
