@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import os
 import shutil
 import tempfile
@@ -54,6 +55,8 @@ from publish.folder import file_sha256
 REPO_TYPE = "dataset"
 COMMIT_ATTEMPTS = 3  # a failed commit is safe to retry: files already committed are skipped as no-ops
 GATE_MODES = ("auto", "manual")  # the Hub's: requests approved at once, or by the repo's owners
+
+logger = logging.getLogger(__name__)
 
 
 class PublishError(ImageNetTinyError, ValueError):
@@ -169,14 +172,16 @@ def publish(
     default_config: Optional[str] = None,
     gated: Optional[str] = None,
     work_dir: Optional[str] = None,
-    log: Callable[[str], None] = print,
+    log: Optional[Callable[[str], None]] = None,
 ) -> PublishReport:
     """Build, export and publish ``config_names`` to the Hub dataset repo ``repo_id``; see the module doc.
 
     ``default_config``: the config ``load_dataset(repo_id)`` loads, one of ``config_names`` or of those the
     repo's card lists (default: the card's default, else the first of ``config_names``). ``gated``:
-    "auto" or "manual" to gate the repo (default: leave its gating as it is).
+    "auto" or "manual" to gate the repo (default: leave its gating as it is). ``log`` receives each line
+    of the plan and of the progress (default: this module's logger, at INFO).
     """
+    log = log or logger.info
     check_repo_id(repo_id)
     bad = [name for name in config_names if not is_config_name(name)]
     if default_config is not None and not is_config_name(default_config):
