@@ -8,7 +8,7 @@ import hashlib
 import io
 import logging
 import os
-from typing import BinaryIO, Iterable, Optional, Sequence, TextIO, Union
+from typing import BinaryIO, Iterable, Optional, Sequence, Union
 
 from builder.classes import ClassTable, check_ilsvrc_table
 from builder.errors import ImageNetTinyError
@@ -108,9 +108,6 @@ class Source(abc.ABC):
     def path(self, *parts: str) -> str:
         """How messages name a file of the download."""
         return self.files.where("/".join(parts))
-
-    def open_text(self, *parts: str) -> TextIO:
-        return io.TextIOWrapper(self.files.open("/".join(parts)), encoding="utf-8", newline="")
 
     def require(self, *relative_paths: str) -> None:
         """Fail at once, naming every expected file or folder that is missing."""

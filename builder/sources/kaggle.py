@@ -39,7 +39,7 @@ class KaggleSource(Source):
 
     def _read_classes(self) -> ClassTable:
         self.require("LOC_synset_mapping.txt", f"{IMAGES}/train")
-        with self.open_text("LOC_synset_mapping.txt") as f:
+        with self.files.open("LOC_synset_mapping.txt") as f:
             return read_synset_mapping(self.path("LOC_synset_mapping.txt"), f)
 
     @property
