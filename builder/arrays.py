@@ -31,7 +31,7 @@ import pyarrow as pa
 from PIL import Image
 
 from builder.errors import ImageNetTinyError, MissingFileError
-from builder.png import decode_png_column
+from builder.png import decode_png_column, plain_png_pixels
 
 logger = logging.getLogger(__name__)
 
@@ -260,6 +260,9 @@ def _decode_fixed_layout(images: pa.StructArray, mode: str, out: np.ndarray) -> 
 def _decode_one(data: Optional[bytes], mode: Optional[str], row: int) -> np.ndarray:
     if data is None:
         raise ImageArrayError(f"row {row} has no image bytes")
+    pixels = plain_png_pixels(data, mode)
+    if pixels is not None:
+        return pixels
     try:
         with Image.open(io.BytesIO(data)) as image:
             return np.asarray(image.convert(mode) if mode and image.mode != mode else image)

