@@ -12,6 +12,7 @@ Config names follow ``{W}x{H}-{gray|sRGB}-{N|full}[-{crop|pad|squash}]``; see ``
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Optional
 
@@ -21,9 +22,12 @@ from builder import cache, report, workers
 from builder.arrays import load_arrays
 from builder.classes import ilsvrc_classes, select_classes
 from builder.config import GRAMMAR, ConfigNameError, ImageNetTinyConfig, predefined_configs
+from builder.errors import ImageNetTinyError
 from builder.examples import Shard, boxes_outside, shard_images, share, tiny_example, tiny_features
 from builder.sources import no_data_dir, open_source
 from builder.transform import DECODE_ERRORS
+
+logger = logging.getLogger(__name__)
 
 _VERSION = "1.0.0"
 
@@ -57,7 +61,7 @@ METRIC_PATH: str = os.path.join(os.path.dirname(os.path.abspath(__file__)), "met
 _LICENSE = "ImageNet terms of access: non-commercial research and educational use only (https://image-net.org/download)."
 
 
-class CorruptImageError(ValueError):
+class CorruptImageError(ImageNetTinyError, ValueError):
     """An unreadable source image in a ``strict`` build, or a build that skipped one returned to a strict run."""
 
 
@@ -173,11 +177,11 @@ class ImageNetTiny(datasets.GeneratorBasedBuilder):
         builds_root = os.path.dirname(os.path.join(self._cache_dir_root, self._relative_data_dir(with_version=False)))
         earlier = cache.changed_since(builds_root, self.origin, build_dir)
         if earlier:
-            print(cache.changed_message(self.origin, earlier, build_dir))
+            logger.warning(cache.changed_message(self.origin, earlier, build_dir))
         super()._download_and_prepare(dl_manager, verification_mode, **prepare_split_kwargs)
         built = report.merge_parts(self._output_dir)
         if built.skipped or built.boxes:
-            print(report.summary(built.skipped, build_dir, boxes=built.boxes))
+            logger.warning(report.summary(built.skipped, build_dir, boxes=built.boxes))
         cache.write_record(self._output_dir, self.origin)
 
 

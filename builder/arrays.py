@@ -1,4 +1,5 @@
-"""A split's images as one ``uint8`` array ``(N, H, W, C)``, decoded once and then memory-mapped.
+"""A split's images as one ``uint8`` array ``(N, H, W, C)``, decoded once and then memory-mapped; a variant's
+splits and class table as the arrays ``to-numpy`` writes (:func:`variant_arrays`).
 
 :func:`load_arrays` is what a training loop calls: ``(images, labels)`` of a split of an exported folder,
 a Hub repository or a built variant. The first call decodes the split into ``.npy`` files in a cache
@@ -29,6 +30,7 @@ import numpy as np
 import pyarrow as pa
 from PIL import Image
 
+from builder.errors import ImageNetTinyError, MissingFileError
 from builder.png import decode_png_column
 
 logger = logging.getLogger(__name__)
@@ -38,7 +40,7 @@ _FORMAT = "1"  # part of every cache key: bump it when what the cached files hol
 _CHUNK_ROWS = 65_536  # rows read from Arrow at a time (Arrow's own chunks may be larger)
 
 
-class ImageArrayError(ValueError):
+class ImageArrayError(ImageNetTinyError, ValueError):
     """Images that cannot go into one array (sizes or modes that differ, an unreadable image)."""
 
 
@@ -139,7 +141,7 @@ def _folder_identity(folder: str, config: str, split: str) -> tuple[str, str]:
     files = sorted(Path(folder, config).glob(f"{split}-*.parquet"))
     if not files:
         configs = sorted(p.parent.name for p in Path(folder).glob("*/*.parquet"))
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"{folder} has no {split} split of {config} ({os.path.join(config, split + '-*.parquet')}); "
             f"it holds: {', '.join(sorted(set(configs))) or 'no config'}"
         )
@@ -316,3 +318,35 @@ def _shared_like(array: np.ndarray) -> np.ndarray:
     """A zeroed array of ``array``'s shape in memory that forked processes share."""
     buffer = mmap.mmap(-1, max(array.nbytes, 1))
     return np.frombuffer(buffer, np.uint8, count=array.size).reshape(array.shape)
+
+
+# --- a whole variant ------------------------------------------------------------------------------
+
+
+def variant_arrays(dataset: datasets.DatasetDict) -> dict[str, np.ndarray]:
+    """``x_train, y_train, x_val, y_val`` (and ``x_test`` when present) plus the class table (``wnids``, ``words``)."""
+    arrays: dict[str, np.ndarray] = {}
+    for split, suffix in (("train", "train"), ("validation", "val"), ("test", "test")):
+        if split in dataset:
+            x, y = load_arrays(dataset[split])
+            arrays[f"x_{suffix}"] = x
+            if split != "test":
+                arrays[f"y_{suffix}"] = y
+    some_split = next(iter(dataset.values()))
+    wnids = some_split.features["label"].names
+    arrays["wnids"] = np.array(wnids)
+    arrays["words"] = np.array(class_words(dataset, wnids))
+    return arrays
+
+
+def class_words(dataset: datasets.DatasetDict, wnids: list[str]) -> list[str]:
+    """Each class's words, read from the examples themselves (the ``words`` column): one row per class."""
+    words: dict[int, str] = {}
+    for split in dataset.values():
+        labels = np.asarray(split.data.table.column("label").to_numpy())
+        found, first_rows = np.unique(labels, return_index=True)  # vectorised: no pass over every row in Python
+        texts = split.data.table.column("words").take(first_rows).to_pylist()
+        for label, text in zip(found.tolist(), texts):
+            if label >= 0:
+                words.setdefault(label, text)
+    return [words.get(i, "") for i in range(len(wnids))]

@@ -16,15 +16,16 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import io
 import os
 import re
-from typing import BinaryIO, Iterable, Optional, Sequence, TextIO
+from typing import BinaryIO, Iterable, Optional, Sequence
+
+from builder.errors import ImageNetTinyError
+from builder.ilsvrc_files import WNID_PATTERN, utf8_lines
 
 # The Matlab version's own five-class selection, kept so that its published numbers stay comparable.
 SEED_FIVE_CLASSES = ("n02676566", "n01773157", "n01622779", "n03452741", "n01944390")
 
-WNID_PATTERN = re.compile(r"n[0-9]{8}")  # ASCII digits only: \d would take any Unicode digit
 
 # Made from public copies of the devkit's map_clsloc.txt (IDs, WNIDs) and Kaggle's LOC_synset_mapping.txt
 # (words); tests check it against the real devkit and Kaggle files.
@@ -32,7 +33,7 @@ ILSVRC_CLASSES_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "
 ILSVRC_CLASSES_NAME = "the 1000 ILSVRC classes"  # how messages name the shipped table
 
 
-class ClassTableError(ValueError):
+class ClassTableError(ImageNetTinyError, ValueError):
     """A class table file that cannot be read, or a class that is not in it."""
 
 
@@ -116,14 +117,14 @@ def _from_rows(rows: Sequence[tuple[Optional[int], str, str]], source: str) -> C
     return ClassTable(tuple(r[1] for r in rows), tuple(r[2] for r in rows), ids, source)
 
 
-def read_synset_mapping(path: str | os.PathLike, stream: Optional[TextIO] = None) -> ClassTable:
+def read_synset_mapping(path: str | os.PathLike, stream: Optional[BinaryIO] = None) -> ClassTable:
     """Read Kaggle's ``LOC_synset_mapping.txt``: ``wnid words`` per line.
 
     ``stream``, where given, is the file's content (a member of an archive) and ``path`` only names it.
     """
     rows = []
-    with stream if stream is not None else open(path, encoding="utf-8") as f:
-        for line_number, line in enumerate(f, 1):
+    with stream if stream is not None else open(path, "rb") as f:
+        for line_number, line in enumerate(utf8_lines(f, str(path), ClassTableError), 1):
             if not line.strip():
                 continue
             wnid, _, words = line.rstrip("\n").partition(" ")
@@ -144,9 +145,8 @@ def read_meta_clsloc(path: str | os.PathLike, stream: Optional[BinaryIO] = None)
         rows = _read_meta_mat(path, stream)
     else:
         rows = []
-        text = io.TextIOWrapper(stream, encoding="utf-8") if stream is not None else open(path, encoding="utf-8")
-        with text as f:
-            for line_number, line in enumerate(f, 1):
+        with stream if stream is not None else open(path, "rb") as f:
+            for line_number, line in enumerate(utf8_lines(f, path, ClassTableError), 1):
                 fields = line.rstrip("\n").split("\t")
                 if line_number == 1 and fields[0] == "ILSVRC2014_ID":
                     continue

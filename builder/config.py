@@ -9,6 +9,7 @@ from typing import Any, Optional, Sequence
 import datasets
 
 from builder.classes import WNID_PATTERN
+from builder.errors import ImageNetTinyError
 from builder.geometry import FIT_MODES
 
 COLORS = ("gray", "sRGB")
@@ -40,7 +41,7 @@ Examples: 8x8-gray-5, 16x16-sRGB-full, 32x32-sRGB-100-pad, 64x48-gray-10-squash"
 NAME_FIELDS = ("width", "height", "color", "num_classes", "fit_mode")
 
 
-class ConfigNameError(ValueError):
+class ConfigNameError(ImageNetTinyError, ValueError):
     """A config name that does not fit the grammar, or keywords that contradict it."""
 
 

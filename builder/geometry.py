@@ -13,6 +13,8 @@ from typing import Sequence
 
 import numpy as np
 
+from builder.errors import InputError
+
 FIT_MODES = ("crop", "pad", "squash")
 
 Box = tuple[float, float, float, float]  # (xmin, ymin, xmax, ymax)
@@ -53,7 +55,7 @@ def fit_geometry(source_size: tuple[int, int], target_size: tuple[int, int], fit
     w, h = source_size
     W, H = target_size
     if min(w, h, W, H) <= 0:
-        raise ValueError(f"sizes must be positive, got source {source_size} and target {target_size}")
+        raise InputError(f"sizes must be positive, got source {source_size} and target {target_size}")
     if fit_mode == "crop":
         # The full extent along the tighter axis, written exactly (no float drift outside the image).
         if W * h >= H * w:
@@ -73,7 +75,7 @@ def fit_geometry(source_size: tuple[int, int], target_size: tuple[int, int], fit
         return Fit((0.0, 0.0, float(w), float(h)), target, (W, H), (w, h))
     if fit_mode == "squash":
         return Fit((0.0, 0.0, float(w), float(h)), (0.0, 0.0, float(W), float(H)), (W, H), (w, h))
-    raise ValueError(f"unknown fit mode {fit_mode!r}: expected one of {', '.join(FIT_MODES)}")
+    raise InputError(f"unknown fit mode {fit_mode!r}: expected one of {', '.join(FIT_MODES)}")
 
 
 def source_to_edges(source_boxes: np.ndarray | Sequence[Sequence[float]]) -> np.ndarray:

@@ -22,8 +22,7 @@ import os
 import re
 from typing import BinaryIO, Callable, Iterable, Iterator, Optional, Sequence
 
-from builder.classes import WNID_PATTERN
-
+WNID_PATTERN = re.compile(r"n[0-9]{8}")  # ASCII digits only: \d would take any Unicode digit
 Box = tuple[float, float, float, float]  # (xmin, ymin, xmax, ymax)
 Guess = tuple[str, Optional[list[str]]]  # a WNID and its box's four coordinates as written, or None
 

@@ -22,6 +22,8 @@ import zlib
 import numpy as np
 from PIL import Image
 
+from builder.errors import InputError
+
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 COLOR_TYPES = {"L": 0, "RGB": 2}  # PNG colour type of each mode we write, 8 bits per sample
 CHANNELS = {"L": 1, "RGB": 3}
@@ -32,7 +34,7 @@ _CHUNK = 1024  # PNGs copied at a time (measured: 0.25 us per 32x32 image, again
 def encode_png(image: Image.Image) -> bytes:
     """The PNG of an 8-bit ``L`` or ``RGB`` image, in the fixed layout (deterministic: no time, no text)."""
     if image.mode not in COLOR_TYPES:
-        raise ValueError(f"tiny images are L or RGB, not {image.mode}")
+        raise InputError(f"tiny images are L or RGB, not {image.mode}")
     width, height = image.size
     rows = np.zeros((height, 1 + width * CHANNELS[image.mode]), np.uint8)  # column 0: filter type None
     rows[:, 1:] = np.asarray(image).reshape(height, -1)

@@ -27,6 +27,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from builder.classes import SEED_FIVE_CLASSES, ClassTable, ilsvrc_classes, write_synset_mapping
+from builder.errors import InputError
 from builder.ilsvrc_files import prediction_string, validation_image_id, validation_image_number, write_kaggle_csv
 
 Box = tuple[int, int, int, int]  # inclusive pixel positions: xmin, ymin, xmax, ymax
@@ -167,7 +168,7 @@ def write_meta_clsloc_mat(table: ClassTable, destination: PathLike) -> None:
     import scipy.io  # only the devkit layout needs it
 
     if table.ilsvrc2014_ids is None:
-        raise ValueError(f"class table {table.source}: no ILSVRC2014_IDs to write into meta_clsloc.mat")
+        raise InputError(f"class table {table.source}: no ILSVRC2014_IDs to write into meta_clsloc.mat")
     fields = ("ILSVRC2014_ID", "WNID", "words", "gloss", "num_children", "children", "wordnet_height", "num_train_images")
     synsets = np.zeros(len(table), dtype=[(name, "O") for name in fields])
     rows = sorted(zip(table.ilsvrc2014_ids, table.wnids, table.words))
@@ -225,7 +226,7 @@ def _write_ground_truth(path: Path, validation: Sequence[MadeImage], table: Clas
     """The devkit's ground truth, line n the ILSVRC2014_ID of validation image n's class."""
     numbers = sorted(validation_image_number(image.image_id) for image in validation)
     if numbers != list(range(1, len(numbers) + 1)):
-        raise ValueError("validation images must be numbered 1..N to write their ground truth; give ground_truth")
+        raise InputError("validation images must be numbered 1..N to write their ground truth; give ground_truth")
     ids = {validation_image_number(image.image_id): table.ilsvrc2014_ids[table.index(str(image.wnid))] for image in validation}
     path.write_text("".join(f"{ids[number]}\n" for number in numbers))
 

@@ -34,6 +34,7 @@ from typing import BinaryIO, Optional, Union
 import numpy as np
 from PIL import Image, ImageCms
 
+from builder.errors import ImageNetTinyError
 from builder.geometry import Fit, fit_geometry
 
 RESAMPLING = {
@@ -56,7 +57,7 @@ DRAFT_MIN_SIDE = 64
 SRGB_DESCRIPTIONS = frozenset({"sRGB IEC61966-2.1", "sRGB IEC61966-2-1"})
 
 
-class UnsupportedImageError(ValueError):
+class UnsupportedImageError(ImageNetTinyError, ValueError):
     """An image whose pixels have no agreed 8-bit meaning (float samples, 32-bit integers beyond 16 bits)."""
 
 

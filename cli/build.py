@@ -6,6 +6,7 @@ import argparse
 import os
 
 from builder import report
+from builder.errors import InputError
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -54,10 +55,10 @@ def run_generate_shard(args: argparse.Namespace) -> int:
     from publish.cluster import ShardPlan, build_shard, canonical
 
     if None in (args.output, args.num_shards, args.shard_index):
-        raise ValueError("a shard needs all of --output, --num-shards and --shard-index")
+        raise InputError("a shard needs all of --output, --num-shards and --shard-index")
     if args.classes or args.resample or args.cache_dir:
         # The assembled folder knows a config by its name alone; the shards live under --output.
-        raise ValueError("--classes, --resample and --cache-dir do not go with --output (shards of a named config)")
+        raise InputError("--classes, --resample and --cache-dir do not go with --output (shards of a named config)")
     plan = ShardPlan(canonical(args.config), os.path.abspath(args.data_dir), os.path.abspath(args.output), args.num_shards)
     plan.check_index(args.shard_index)
     marker = build_shard(plan, args.shard_index, num_proc=args.num_proc, strict=args.strict)

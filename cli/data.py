@@ -7,6 +7,8 @@ import csv
 import os
 import sys
 
+from builder.errors import InputError
+
 ARRAY_FORMATS = ("npz", "mat", "imagenet32")
 
 
@@ -106,12 +108,12 @@ def array_format(to: str, chosen: str | None) -> str:
     suffix = os.path.splitext(to)[1].lstrip(".")
     if chosen == "imagenet32":
         if os.path.isfile(to):
-            raise ValueError(f"--to {to} is a file: --format imagenet32 writes a folder of batch files")
+            raise InputError(f"--to {to} is a file: --format imagenet32 writes a folder of batch files")
         return chosen
     if chosen is not None and suffix != chosen:
-        raise ValueError(f"--to {to}: --format {chosen} writes a file whose name ends in .{chosen}")
+        raise InputError(f"--to {to}: --format {chosen} writes a file whose name ends in .{chosen}")
     if suffix not in ("npz", "mat"):
-        raise ValueError(
+        raise InputError(
             f"--to {to}: the file name must end in .npz (numpy) or .mat (MATLAB), or give --format imagenet32 and a folder"
         )
     return suffix
@@ -120,7 +122,7 @@ def array_format(to: str, chosen: str | None) -> str:
 def run_to_numpy(args: argparse.Namespace) -> int:
     chosen = array_format(args.to, args.format)
     if chosen == "imagenet32" and args.kaggle:
-        raise ValueError("--kaggle goes with .npz or .mat output; Imagenet32 files have their own validation batch")
+        raise InputError("--kaggle goes with .npz or .mat output; Imagenet32 files have their own validation batch")
     if chosen == "imagenet32":
         from builder.classes import checked_ilsvrc_classes
 
@@ -128,9 +130,10 @@ def run_to_numpy(args: argparse.Namespace) -> int:
         dataset = load_variant(args.config, args.data_dir, args.dataset, args.cache_dir, args.num_proc)
         return _write_imagenet32(dataset, args.to, classes)
     if args.meta:
-        raise ValueError("--meta goes with --format imagenet32 (the .npz and .mat files label classes 0..N-1)")
+        raise InputError("--meta goes with --format imagenet32 (the .npz and .mat files label classes 0..N-1)")
     dataset = load_variant(args.config, args.data_dir, args.dataset, args.cache_dir, args.num_proc)
-    from publish.arrays import variant_arrays, write_arrays, write_kaggle_competition
+    from builder.arrays import variant_arrays
+    from publish.array_files import write_arrays, write_kaggle_competition
 
     arrays = variant_arrays(dataset)
     write_arrays(arrays, args.to)
@@ -139,7 +142,7 @@ def run_to_numpy(args: argparse.Namespace) -> int:
         print(f"  {name}: {array.dtype} {array.shape}")
     if args.kaggle:
         if "y_val" not in arrays:
-            raise ValueError(f"{args.config} has no validation split to make a competition from")
+            raise InputError(f"{args.config} has no validation split to make a competition from")
         for path in write_kaggle_competition(arrays["y_val"], len(arrays["wnids"]), os.path.dirname(os.path.abspath(args.to))):
             print(f"Wrote {path}")
     return 0
@@ -160,7 +163,7 @@ def run_preview(args: argparse.Namespace) -> int:
     from publish.preview import builder_preview
 
     if not args.to.lower().endswith(".png"):
-        raise ValueError(f"--to {args.to}: the preview is a PNG; give a file name ending in .png")
+        raise InputError(f"--to {args.to}: the preview is a PNG; give a file name ending in .png")
     wnids = [w.strip() for w in args.classes.split(",") if w.strip()] if args.classes else None
     builder = prepare_variant(args.config, args.data_dir, cache_dir=args.cache_dir, num_proc=args.num_proc)
     picture = builder_preview(builder, wnids=wnids)

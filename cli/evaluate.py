@@ -11,6 +11,8 @@ import json
 import sys
 from typing import Any
 
+from builder.errors import InputError
+
 DEVKIT_GROUND_TRUTH = "data/ILSVRC2014_clsloc_validation_ground_truth.txt"
 META_HELP = (
     "a class table to check against ImageNet's, which ships with ImageNet-tiny and maps WNIDs and "
@@ -132,7 +134,7 @@ def run_subset(args: argparse.Namespace) -> int:
     if args.classes is not None:
         wnids = [w.strip() for w in args.classes.split(",") if w.strip()]
         if not wnids:
-            raise ValueError("--classes is empty: give comma-separated WNIDs such as n01440764,n01443537")
+            raise InputError("--classes is empty: give comma-separated WNIDs such as n01440764,n01443537")
     else:
         wnids = read_class_list(args.classes_file)
     written = make_tiny_eval_clsloc(

@@ -78,7 +78,7 @@ def run_publish(args: argparse.Namespace) -> int:
 
     publish(
         args.repo_id, args.configs, args.data_dir, private=args.private, revision=args.revision, dry_run=args.dry_run,
-        gated=args.gated, work_dir=args.work_dir, **_export_options(args),
+        gated=args.gated, work_dir=args.work_dir, log=print, **_export_options(args),
     )
     return 0
 

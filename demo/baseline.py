@@ -11,6 +11,8 @@ from typing import Sequence
 
 import numpy as np
 
+from builder.errors import InputError
+
 
 @dataclasses.dataclass
 class NearestClassMean:
@@ -29,7 +31,7 @@ class NearestClassMean:
         num_classes = int(labels.max()) + 1
         counts = np.bincount(labels, minlength=num_classes)
         if (counts == 0).any():
-            raise ValueError(f"every class needs training images; none for class(es) {np.flatnonzero(counts == 0).tolist()}")
+            raise InputError(f"every class needs training images; none for class(es) {np.flatnonzero(counts == 0).tolist()}")
         self.means = np.zeros((num_classes, features.shape[1]))
         np.add.at(self.means, labels, features)
         self.means /= counts[:, None]

@@ -35,6 +35,7 @@ from typing import Iterable, Optional, Sequence
 import numpy as np
 
 from builder.classes import WNID_PATTERN, ClassTable, ilsvrc_classes
+from builder.errors import ImageNetTinyError, InputError, MissingFileError
 from builder.ilsvrc_files import (
     Box,
     excerpt,
@@ -55,8 +56,17 @@ MAX_IMAGE_NUMBER = 99_999_999  # ImageIds have 8 digits
 GUESS_LAYOUTS = {"labels": "labels alone", "boxes": "'label xmin ymin xmax ymax' guesses"}
 
 
-class EvaluationFileError(ValueError):
+class EvaluationFileError(ImageNetTinyError, ValueError):
     """A prediction, ground-truth, box, blacklist or file-list file that cannot be used; says where."""
+
+
+def checked_max_guesses(max_guesses: object) -> int:
+    """The metric's own check of ``max_guesses``, its ValueError an :class:`InputError` (the metric module is
+    self-contained, as ``evaluate`` loads it alone, so it raises plain ValueErrors)."""
+    try:
+        return check_max_guesses(max_guesses)
+    except ValueError as error:
+        raise InputError(str(error)) from None
 
 
 class LabelSpace:
@@ -148,7 +158,7 @@ def read_boxes(path: str | os.PathLike, labels: LabelSpace, image_numbers: Seque
     if os.path.isdir(path):
         return _objects_to_ground_truth(_read_xml_objects(path, labels, image_numbers))
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path}: no such file or folder of boxes")
+        raise MissingFileError(f"{path}: no such file or folder of boxes")
     if not is_kaggle_csv(path):
         raise EvaluationFileError(
             f"{path}: boxes come from a folder of devkit XML files (ILSVRC2012_bbox_val_v3/val) "
@@ -188,7 +198,7 @@ def read_predictions(
     a file has boxes for every guess or for none. Only the first ``max_guesses`` guesses of each image
     are kept; the others are checked and read past.
     """
-    max_guesses = check_max_guesses(max_guesses)
+    max_guesses = checked_max_guesses(max_guesses)
     check_guess_layout(guesses)
     notes: tuple[str, ...] = ()
     if is_kaggle_csv(path):
@@ -207,7 +217,7 @@ def read_predictions(
 def check_guess_layout(guesses: Optional[str]) -> None:
     """``guesses``, the layout of a devkit prediction file, is "labels", "boxes" or None (inferred)."""
     if guesses is not None and guesses not in GUESS_LAYOUTS:
-        raise ValueError(f"guesses must be 'labels' or 'boxes', got {guesses!r} (None infers it from the file)")
+        raise InputError(f"guesses must be 'labels' or 'boxes', got {guesses!r} (None infers it from the file)")
 
 
 def read_blacklist(path: str | os.PathLike, num_images: int) -> np.ndarray:

@@ -18,6 +18,7 @@ import numpy as np
 
 from builder.classes import ClassTable, ClassTableError, ilsvrc_classes
 from builder.config import parse_config_name
+from builder.errors import InputError
 from builder.geometry import fit_geometry, original_boxes
 from builder.ilsvrc_files import prediction_string, validation_image_number, write_kaggle_csv
 from metrics.devkit_files import EvaluationFileError, devkit_prediction_line, write_lines
@@ -53,13 +54,13 @@ def prediction_rows(
     """
     missing = [c for c in REQUIRED_COLUMNS + ("label",) if c not in dataset.column_names]
     if missing:
-        raise ValueError(f"the dataset lacks column(s) {', '.join(missing)}: it must be an ImageNet-tiny split")
+        raise InputError(f"the dataset lacks column(s) {', '.join(missing)}: it must be an ImageNet-tiny split")
     names = dataset.features["label"].names
     columns = dataset.select_columns(list(REQUIRED_COLUMNS)).to_dict()
     if len(dataset) == 0:
-        raise ValueError("the dataset is empty: there is nothing to write")
+        raise InputError("the dataset is empty: there is nothing to write")
     if len(labels) != len(dataset):
-        raise ValueError(f"{len(labels)} predictions for a dataset of {len(dataset)} examples: give one per example")
+        raise InputError(f"{len(labels)} predictions for a dataset of {len(dataset)} examples: give one per example")
     counts = np.array([len(row) for row in labels], dtype=np.int64)
     given = np.asarray([label for row in labels for label in row])
     bad = np.flatnonzero(invalid_labels(given))  # 1.9 is refused here, not truncated to 1
@@ -68,7 +69,7 @@ def prediction_rows(
         bad = np.flatnonzero((flat_labels < 0) | (flat_labels >= len(names)))
     if bad.size:
         image, guess = _locate(int(bad[0]), counts)
-        raise ValueError(
+        raise InputError(
             f"labels[{image}][{guess}] = {given[bad[0]].item()!r} "
             f"is not a class index of the dataset (0..{len(names) - 1})"
         )
@@ -79,7 +80,7 @@ def prediction_rows(
     box_rows = None
     if boxes is not None:
         if config_name is None:
-            raise ValueError("boxes need the dataset's config name (e.g. 32x32-sRGB-100-pad) to map them back")
+            raise InputError("boxes need the dataset's config name (e.g. 32x32-sRGB-100-pad) to map them back")
         original = _original_boxes(
             boxes,
             counts,
@@ -102,14 +103,14 @@ def metric_inputs(rows: PredictionRows, source_images: Sequence[Any], label_name
     WNIDs and original boxes are the ground truth); labels are indices into ``label_names``.
     """
     if rows.boxes is None:
-        raise ValueError("the predictions have no boxes: localization needs a box per guess")
+        raise InputError("the predictions have no boxes: localization needs a box per guess")
     truth = {image.image_id: image for image in source_images}
     missing = [i for i in rows.image_ids if i not in truth]
     if missing:
-        raise ValueError(f"{len(missing)} predicted image(s) are not in the source, e.g. {missing[0]}")
+        raise InputError(f"{len(missing)} predicted image(s) are not in the source, e.g. {missing[0]}")
     unboxed = [i for i in rows.image_ids if not truth[i].source_boxes]
     if unboxed:
-        raise ValueError(f"{len(unboxed)} image(s) have no ground-truth box to localize against, e.g. {unboxed[0]}")
+        raise InputError(f"{len(unboxed)} image(s) have no ground-truth box to localize against, e.g. {unboxed[0]}")
     index = {wnid: i for i, wnid in enumerate(label_names)}
     predictions = [
         [{"label": index[w], "bbox": box.tolist()} for w, box in zip(wnids, boxes)]
@@ -153,16 +154,16 @@ def _original_boxes(
 ) -> np.ndarray:
     """Tiny edge boxes of all guesses as inclusive original pixels, rounded and clipped to each image."""
     if len(boxes) != len(counts):
-        raise ValueError(f"{len(boxes)} rows of boxes for {len(counts)} examples: give one per example")
+        raise InputError(f"{len(boxes)} rows of boxes for {len(counts)} examples: give one per example")
     box_counts = np.array([len(row) for row in boxes], dtype=np.int64)
     if not np.array_equal(box_counts, counts):
         image = int(np.flatnonzero(box_counts != counts)[0])
-        raise ValueError(f"example {image} has {counts[image]} guessed labels but {box_counts[image]} boxes")
+        raise InputError(f"example {image} has {counts[image]} guessed labels but {box_counts[image]} boxes")
     flat = np.asarray([box for row in boxes for box in row], dtype=np.float64).reshape(-1, 4)
     bad = np.flatnonzero(invalid_boxes(flat))
     if bad.size:
         image, guess = _locate(int(bad[0]), counts)
-        raise ValueError(
+        raise InputError(
             f"boxes[{image}][{guess}] = {flat[bad[0]].tolist()} must be finite with xmin <= xmax and ymin <= ymax"
         )
 

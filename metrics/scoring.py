@@ -8,16 +8,18 @@ from typing import Any, Optional
 
 from builder.classes import checked_ilsvrc_classes
 from metrics.devkit_files import (
+    EvaluationFileError,
     LabelSpace,
     attach_boxes,
     check_guess_layout,
+    checked_max_guesses,
     read_blacklist,
     read_boxes,
     read_filelist,
     read_ground_truth,
     read_predictions,
 )
-from metrics.imagenet_clsloc.imagenet_clsloc import DEFAULT_MAX_GUESSES, check_max_guesses, clsloc_errors
+from metrics.imagenet_clsloc.imagenet_clsloc import DEFAULT_MAX_GUESSES, clsloc_errors
 
 PathLike = str | os.PathLike
 
@@ -51,7 +53,7 @@ def score_files(
     ``meta``, a user's class table file (meta_clsloc.mat/.tsv or LOC_synset_mapping.txt), is checked
     against it. ``filelist`` names the original images of a subset's lines (``imagenet-tiny subset``).
     """
-    max_guesses = check_max_guesses(max_guesses)  # before reading anything
+    max_guesses = checked_max_guesses(max_guesses)  # before reading anything
     check_guess_layout(guesses)
     labels = LabelSpace(checked_ilsvrc_classes(meta))
     image_numbers = read_filelist(filelist) if filelist is not None else None
@@ -67,15 +69,18 @@ def score_files(
         notes.append("the predictions have no boxes: classification error only")
     elif truth.boxes is None and guessed.boxes is not None:
         notes.append("the ground truth has no boxes (give --boxes): classification error only")
-    results = clsloc_errors(
-        guessed.labels,
-        truth.labels,
-        gt_images=truth.images,
-        pred_boxes=guessed.boxes if localize else None,
-        gt_boxes=truth.boxes if localize else None,
-        num_guesses=guessed.num_guesses,
-        max_guesses=max_guesses,
-        blacklist=blacklisted,
-    )
+    try:
+        results = clsloc_errors(
+            guessed.labels,
+            truth.labels,
+            gt_images=truth.images,
+            pred_boxes=guessed.boxes if localize else None,
+            gt_boxes=truth.boxes if localize else None,
+            num_guesses=guessed.num_guesses,
+            max_guesses=max_guesses,
+            blacklist=blacklisted,
+        )
+    except ValueError as error:  # the self-contained metric's plain ValueError: the files do not fit together
+        raise EvaluationFileError(f"{predictions} against {ground_truth}: {error}") from None
     num_blacklisted = 0 if blacklisted is None else len(blacklisted)
     return FileScore(results, truth.num_images, num_blacklisted, tuple(notes))

@@ -39,7 +39,7 @@ class SubsetFiles:
 def subset_file_names(name: str) -> tuple[str, str, str]:
     """The ground-truth, blacklist and file-list names for subset ``name``."""
     if not NAME_PATTERN.fullmatch(name):
-        raise ValueError(
+        raise EvaluationFileError(
             f"subset name {name!r} must be letters, digits, '.', '_' or '-' (it becomes part of file names)"
         )
     return (
@@ -86,7 +86,7 @@ def make_tiny_eval_clsloc(
     truth = read_ground_truth(ground_truth, LabelSpace(table))
     positions = subset_positions(truth.labels, keep)
     if positions.size == 0:
-        raise ValueError(f"{ground_truth}: no image is of the {len(keep)} requested class(es)")
+        raise EvaluationFileError(f"{ground_truth}: no image is of the {len(keep)} requested class(es)")
     blacklisted = np.empty(0, dtype=np.int64) if blacklist is None else read_blacklist(blacklist, truth.num_images)
     renumbered = renumber_blacklist(blacklisted, positions)
 

@@ -32,6 +32,7 @@ from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from builder.config import ConfigNameError, config_name, parse_config_name
+from builder.errors import ImageNetTinyError
 from imagenet_tiny import _CITATION as ILSVRC_CITATION
 from publish.folder import check_replaceable, locked, write_file
 
@@ -71,11 +72,11 @@ GATE_FIELDS = {
 }
 
 
-class ExportLayoutError(ValueError):
+class ExportLayoutError(ImageNetTinyError, ValueError):
     """A folder that is not (or no longer) a consistent export: missing shards, mixed features, stray files."""
 
 
-class DefaultConfigError(ValueError):
+class DefaultConfigError(ImageNetTinyError, ValueError):
     """A default config asked for that the card would not list."""
 
 

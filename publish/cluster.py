@@ -37,6 +37,7 @@ import datasets
 
 from builder import report
 from builder.config import ImageNetTinyConfig
+from builder.errors import ImageNetTinyError
 from imagenet_tiny import CorruptImageError, ImageNetTiny, prepare_variant
 from publish.export import check_export, write_card, write_config, write_preview
 from publish.preview import draw_preview
@@ -47,7 +48,7 @@ SHARDS_DIR = ".shards"
 MARKER = "COMPLETE"
 
 
-class ShardError(ValueError):
+class ShardError(ImageNetTinyError, ValueError):
     """Shards that are missing, or that were built for another config, source or shard count."""
 
 

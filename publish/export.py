@@ -53,6 +53,7 @@ from datasets.utils.py_utils import convert_file_size_to_int
 from PIL import Image
 
 from builder.config import parse_config_name
+from builder.errors import InputError
 from publish.card import (
     CARD_FILENAME, SHARD_PATTERN, ExportLayoutError, check_card, choose_default_config, config_shards, exported_configs,
     folder_default_config, is_config_name, is_generated_card, preview_path, shard_name, write_card,
@@ -88,7 +89,7 @@ def shard_count(num_rows: int, num_bytes: int, max_bytes: int, min_shards: int =
 def check_min_shards(min_shards: int) -> None:
     """Raise ``ValueError`` unless ``min_shards`` is a whole number of at least 1 (checked before any build)."""
     if isinstance(min_shards, bool) or not isinstance(min_shards, int) or min_shards < 1:
-        raise ValueError(f"min_shards (--min-shards) must be a whole number of at least 1, not {min_shards!r}")
+        raise InputError(f"min_shards (--min-shards) must be a whole number of at least 1, not {min_shards!r}")
 
 
 def write_config(

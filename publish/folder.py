@@ -25,6 +25,8 @@ import shutil
 from pathlib import Path
 from typing import Callable, Iterator, Union
 
+from builder.errors import ImageNetTinyError
+
 MANIFEST_FILENAME = ".imagenet-tiny-export.json"
 LOCK_FILENAME = ".imagenet-tiny-export.lock"
 # mkdtemp's eight characters too: the staging folders that the previous version's killed exports left.
@@ -34,7 +36,7 @@ WRITER = "imagenet-tiny export"
 PathLike = Union[str, os.PathLike]
 
 
-class OverwriteError(ValueError):
+class OverwriteError(ImageNetTinyError, ValueError):
     """A file or folder in the export folder that export did not write (or that changed since), in its way."""
 
 

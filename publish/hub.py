@@ -13,7 +13,8 @@
    left alone;
 5. commits each config (its shards, stale shards deleted, and its preview) with ``HfApi.create_commit``,
    which sends LFS files through the Hub's LFS protocol with retries, skips files whose content is already
-   on the Hub, and makes no commit at all when nothing changed;
+   on the Hub, and makes no commit at all when nothing changed; a commit that fails as the library's
+   backoff counts transient is retried;
 6. commits the regenerated card last, so that a reader never sees a config listed whose files are not
    there yet. The card commit names its parent: a repo changed meanwhile makes it fail, not clobber.
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import os
 import shutil
 import tempfile
@@ -37,8 +39,13 @@ from datasets.utils.py_utils import convert_file_size_to_int
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, DatasetCard, HfApi, get_token
 from huggingface_hub.errors import HfHubHTTPError, HFValidationError, RepositoryNotFoundError, RevisionNotFoundError
 from huggingface_hub.utils import validate_repo_id
+from huggingface_hub.utils._http import (  # what the library's own backoff retries: one notion of transient
+    _DEFAULT_RETRY_ON_EXCEPTIONS as RETRY_ON_EXCEPTIONS,
+    _DEFAULT_RETRY_ON_STATUS_CODES as RETRY_ON_STATUS_CODES,
+)
 from huggingface_hub.utils.sha import git_hash
 
+from builder.errors import ImageNetTinyError
 from publish.card import (
     CARD_FILENAME, card_default_config, card_infos, choose_default_config, is_config_name, preview_path, write_card,
 )
@@ -49,8 +56,10 @@ REPO_TYPE = "dataset"
 COMMIT_ATTEMPTS = 3  # a failed commit is safe to retry: files already committed are skipped as no-ops
 GATE_MODES = ("auto", "manual")  # the Hub's: requests approved at once, or by the repo's owners
 
+logger = logging.getLogger(__name__)
 
-class PublishError(ValueError):
+
+class PublishError(ImageNetTinyError, ValueError):
     """A publish that cannot start or finish; the message says what to do."""
 
 
@@ -163,14 +172,16 @@ def publish(
     default_config: Optional[str] = None,
     gated: Optional[str] = None,
     work_dir: Optional[str] = None,
-    log: Callable[[str], None] = print,
+    log: Optional[Callable[[str], None]] = None,
 ) -> PublishReport:
     """Build, export and publish ``config_names`` to the Hub dataset repo ``repo_id``; see the module doc.
 
     ``default_config``: the config ``load_dataset(repo_id)`` loads, one of ``config_names`` or of those the
     repo's card lists (default: the card's default, else the first of ``config_names``). ``gated``:
-    "auto" or "manual" to gate the repo (default: leave its gating as it is).
+    "auto" or "manual" to gate the repo (default: leave its gating as it is). ``log`` receives each line
+    of the plan and of the progress (default: this module's logger, at INFO).
     """
+    log = log or logger.info
     check_repo_id(repo_id)
     bad = [name for name in config_names if not is_config_name(name)]
     if default_config is not None and not is_config_name(default_config):
@@ -287,6 +298,8 @@ def _carried_configs(
 
 
 def _change(work: Path, path: str, remote: dict[str, RemoteFile]) -> FileChange:
+    # create_commit finds unchanged files too, but only while committing (asking the Hub file by file):
+    # too late for --dry-run, and for "Nothing to do" before the repo, branch or gating is touched.
     local = work / path
     size = local.stat().st_size
     there = remote.get(path)
@@ -302,6 +315,8 @@ def _change(work: Path, path: str, remote: dict[str, RemoteFile]) -> FileChange:
 def _config_changes(work: Path, config: str, remote: dict[str, RemoteFile]) -> list[FileChange]:
     local = sorted(f"{config}/{p.name}" for p in (work / config).iterdir()) + [preview_path(config)]
     changes = [_change(work, path, remote) for path in local]
+    # Not upload_folder(delete_patterns=...): with hf_xet (installed with huggingface_hub) it may split a
+    # folder into several commits, the deletions in the first, so readers could see a config half replaced.
     stale = sorted(p for p in remote if p.startswith(config + "/") and p not in local)
     return changes + [FileChange(p, "delete", remote[p].size) for p in stale]
 
@@ -359,7 +374,13 @@ def _upload(access: Access, repo_id: str, branch: str, private: bool, report: Pu
 
 def _commit(api: HfApi, repo_id: str, branch: str, changes: list[FileChange], work: Path, message: str,
             parent: Optional[str], log) -> str:
-    """Commit ``changes``, retrying server errors: a retried commit skips what the failed one did commit."""
+    """Commit ``changes``, retrying failures that huggingface_hub's backoff counts as transient.
+
+    Retried here because ``create_commit`` sends a commit once, and the library's own commit retry (its Xet
+    pipeline's) resends the same deletions after a lost answer. A retry drops the deletions that landed;
+    ``create_commit`` drops the additions that did, and sends nothing when all did. So ``parent`` stays:
+    a commit by others meanwhile fails the retry (412) instead of being built upon.
+    """
     for attempt in range(1, COMMIT_ATTEMPTS + 1):
         # Operations are spent by a commit attempt: fresh ones each time.
         operations = [
@@ -372,20 +393,26 @@ def _commit(api: HfApi, repo_id: str, branch: str, changes: list[FileChange], wo
                                      revision=branch, parent_commit=parent)
             log(f"  {message}: commit {info.oid[:10]}")
             return info.oid
-        except HfHubHTTPError as error:
-            status = _status(error)
-            if status is None or status < 500 or attempt == COMMIT_ATTEMPTS:
+        except Exception as error:
+            if not _transient(error) or attempt == COMMIT_ATTEMPTS:
                 raise
-            log(f"  {message}: the Hub answered {status}; retrying ({attempt}/{COMMIT_ATTEMPTS - 1})")
+            log(f"  {message}: {_failure(error)}; retrying ({attempt}/{COMMIT_ATTEMPTS - 1})")
             time.sleep(attempt)
-            # The failed attempt may have landed: plan against the repo as it is now.
             deletes = [c.path for c in changes if c.action == "delete"]
             if deletes:
                 present = {e.path for e in api.get_paths_info(repo_id, deletes, repo_type=REPO_TYPE, revision=branch)}
                 changes = [c for c in changes if c.action != "delete" or c.path in present]
-            if parent is not None:
-                parent = api.repo_info(repo_id, repo_type=REPO_TYPE, revision=branch).sha
     raise AssertionError("unreachable")
+
+
+def _transient(error: BaseException) -> bool:
+    """Whether huggingface_hub's ``http_backoff`` would retry the request that failed so."""
+    return isinstance(error, RETRY_ON_EXCEPTIONS) or _status(error) in RETRY_ON_STATUS_CODES
+
+
+def _failure(error: BaseException) -> str:
+    status = _status(error)
+    return f"the Hub answered {status}" if status is not None else f"no answer ({type(error).__name__})"
 
 
 @contextlib.contextmanager
@@ -399,7 +426,7 @@ def _hub_errors(what: str, hint: str = ""):
         if _status(error) == 412:
             cause = "the repo changed meanwhile (another publish?)"
         else:
-            cause = f"{type(error).__name__}: {_first_line(error)}"
+            cause = f"{type(error).__name__}: {_first_line(error).rstrip('.')}"
         raise PublishError(f"{what}: {cause}{hint}") from error
 
 

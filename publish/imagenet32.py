@@ -37,8 +37,9 @@ from typing import NamedTuple
 import datasets
 import numpy as np
 
+from builder.arrays import load_arrays
 from builder.classes import ClassTable
-from publish.arrays import to_arrays
+from builder.errors import ImageNetTinyError
 
 TRAIN_BATCHES = 10
 TRAIN_FILE = "train_data_batch_{}"
@@ -51,7 +52,7 @@ class Imagenet32File(NamedTuple):
     data_shape: tuple[int, int]  # rows, 3*size*size
 
 
-class Imagenet32FormatError(ValueError):
+class Imagenet32FormatError(ImageNetTinyError, ValueError):
     """A variant that the Downsampled-ImageNet layout cannot hold (gray, not square, no training split)."""
 
 
@@ -109,7 +110,7 @@ def _rgb_arrays(split: datasets.Dataset, name: str) -> tuple[np.ndarray, np.ndar
     mode = getattr(split.features.get("image"), "mode", None)
     if mode not in (None, "RGB"):  # caught before decoding a whole split for nothing
         raise Imagenet32FormatError(f"the {name} split's images are {mode}: the Imagenet32 layout is RGB only; use an sRGB config")
-    images, labels = to_arrays(split)
+    images, labels = load_arrays(split)
     if len(images) == 0:
         raise Imagenet32FormatError(f"the {name} split has no images")
     if images.ndim != 4 or images.shape[3] != 3:

@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from builder.classes import ClassTable
+from builder.errors import ImageNetTinyError
 from builder.sources import Source
 
 CELL = 128  # side of the square cell each image is shown in
@@ -36,7 +37,7 @@ CELL_BACKGROUND = (232, 232, 232)
 TEXT = (30, 30, 30)
 
 
-class PreviewError(ValueError):
+class PreviewError(ImageNetTinyError, ValueError):
     """A dataset or source that cannot give a preview (no labelled split, an image missing from the source)."""
 
 

@@ -23,7 +23,7 @@ import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 from urllib.parse import parse_qs, unquote, urlsplit
 
 LFS_SUFFIXES = (".parquet", ".arrow", ".png", ".jpg", ".jpeg", ".bin", ".safetensors")
@@ -94,6 +94,13 @@ class Repo:
             oid = self.commits[oid].parent
         return out
 
+    def advance(self, branch: str, title: str, files: dict[str, Blob]) -> Commit:
+        """A new commit on ``branch`` holding ``files``; the caller holds the state's lock."""
+        new = _new_commit(self.branches[branch], title, files)
+        self.commits[new.oid] = new
+        self.branches[branch] = new.oid
+        return new
+
 
 @dataclasses.dataclass
 class Fault:
@@ -101,6 +108,7 @@ class Fault:
 
     ``kind``: ``"500"`` answers HTTP 500; ``"drop"`` closes the connection without any answer; ``"lost"``
     does the work, then answers HTTP 500 (a commit that landed although the client saw it fail).
+    ``meanwhile``: what another client does on the Hub before the failure is answered (a commit of theirs).
     """
 
     method: str
@@ -108,6 +116,7 @@ class Fault:
     kind: str
     times: int = 1
     skip: int = 0  # let this many matching requests through first
+    meanwhile: Optional[Callable[[], None]] = None
 
 
 @dataclasses.dataclass
@@ -146,6 +155,14 @@ class HubState:
     def commit_count(self, repo_id: str, branch: str = "main", repo_type: str = "dataset") -> int:
         with self.lock:
             return len(self.repos[(repo_type, repo_id)].history(branch))
+
+    def delete(self, repo_id: str, *paths: str, branch: str = "main", repo_type: str = "dataset") -> None:
+        """Delete ``paths`` (files, or folders with all they hold) from ``branch`` in one commit, as another client would."""
+        with self.lock:
+            repo = self.repos[(repo_type, repo_id)]
+            files = repo.commits[repo.branches[branch]].files
+            kept = {p: b for p, b in files.items() if not any(p == d or p.startswith(d + "/") for d in paths)}
+            repo.advance(branch, f"Delete {', '.join(paths)}", kept)
 
     def uploads(self) -> list[str]:
         """Paths of every request that wrote something (LFS uploads, commits, repo or branch creation)."""
@@ -224,6 +241,8 @@ class HubHandler(BaseHTTPRequestHandler):
         path, query = url.path, parse_qs(url.query)
         body = self._body() if method in ("POST", "PUT") else b""
         fault = self.state._take_fault(method, path)
+        if fault is not None and fault.meanwhile is not None:
+            fault.meanwhile()
         if fault is not None and fault.kind == "drop":
             self._record(method, path, 0)
             self.close_connection = True
@@ -458,9 +477,7 @@ class HubHandler(BaseHTTPRequestHandler):
                         del files[path]
                 else:
                     raise HubError(400, f"hub_server: unsupported commit operation {key}")
-            new = _new_commit(head.oid, header["summary"], files)
-            repo.commits[new.oid] = new
-            repo.branches[branch] = new.oid
+            new = repo.advance(branch, header["summary"], files)
         prefix = "" if repo.repo_type == "model" else f"{repo.repo_type}s/"
         return 200, {}, {
             "success": True,

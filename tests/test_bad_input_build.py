@@ -91,7 +91,7 @@ def test_the_same_download_through_a_symbolic_link_is_reused(sample_dir, ilsvrc_
     assert again.cache_dir == first.cache_dir and len(ds["train"]) == 10
 
 
-def test_a_changed_download_is_built_anew_and_says_why(sample_dir, ilsvrc_dir, tmp_path, monkeypatch, capsys):
+def test_a_changed_download_is_built_anew_and_says_why(sample_dir, ilsvrc_dir, tmp_path, monkeypatch, caplog):
     source = kaggle(tmp_path / "src", sample_dir, ilsvrc_dir)
     first, ds = build(source.root, tmp_path / "cache")
     assert len(ds["train"]) == 10
@@ -99,10 +99,10 @@ def test_a_changed_download_is_built_anew_and_says_why(sample_dir, ilsvrc_dir, t
 
     added = folder / "n01622779_3.JPEG"
     shutil.copyfile(sample_path(sample_dir, "n01622779"), added)
-    capsys.readouterr()
+    caplog.clear()
     grown, ds = build(source.root, tmp_path / "cache")
     assert len(ds["train"]) == 11 and grown.cache_dir != first.cache_dir
-    said = capsys.readouterr().out
+    said = caplog.text
     assert f"The download at {os.path.realpath(source.root)} changed since the build in {first.cache_dir}" in said
     assert f"building anew in {grown.cache_dir}" in said
 
@@ -118,10 +118,10 @@ def test_a_changed_download_is_built_anew_and_says_why(sample_dir, ilsvrc_dir, t
     assert len({first.cache_dir, grown.cache_dir, shrunk.cache_dir, replaced.cache_dir}) == 4
 
     no_generation(monkeypatch)
-    capsys.readouterr()
+    caplog.clear()
     unchanged, _ = build(source.root, tmp_path / "cache")
     assert unchanged.cache_dir == replaced.cache_dir
-    assert "changed since" not in capsys.readouterr().out
+    assert "changed since" not in caplog.text
 
 
 def test_a_changed_zip_is_built_anew(sample_dir, ilsvrc_dir, tmp_path):
@@ -239,7 +239,7 @@ def write_bytes_named(folder: Path, name: bytes, data: bytes) -> Path:
     return Path(os.fsdecode(path))
 
 
-def test_files_the_listing_cannot_read_are_skipped_and_reported(sample_dir, ilsvrc_dir, tmp_path, capsys):
+def test_files_the_listing_cannot_read_are_skipped_and_reported(sample_dir, ilsvrc_dir, tmp_path, caplog):
     source = kaggle(tmp_path / "src", sample_dir, ilsvrc_dir)
     folder = source.root / TRAIN / "n01622779"
     (folder / "n01622779_7.JPEG").symlink_to("nowhere.JPEG")  # dangling
@@ -251,7 +251,7 @@ def test_files_the_listing_cannot_read_are_skipped_and_reported(sample_dir, ilsv
     val.path.unlink()
     val.path.symlink_to("gone.JPEG")
 
-    capsys.readouterr()
+    caplog.clear()
     builder, ds = build(source.root, tmp_path / "cache")
     assert len(ds["train"]) == 10 and len(ds["validation"]) == 4
     rows = {(s.split, s.path): s for s in report.read_report(builder.cache_dir)}
@@ -269,7 +269,7 @@ def test_files_the_listing_cannot_read_are_skipped_and_reported(sample_dir, ilsv
     assert "not valid UTF-8" in rows["train", str(folder) + "/n01622779_\\xff.JPEG"].reason
     assert f"same image id: {folder / 'n01622779_1.JPEG'}" in rows["train", str(folder / "n01622779_1.png")].reason
     assert rows["validation", str(val.path)].image_id == val.image_id
-    said = capsys.readouterr().out
+    said = caplog.text
     assert "Skipped 6 unreadable image(s)" in said and str(folder / "n01622779_7.JPEG") in said
 
     with pytest.raises(CorruptImageError, match="cannot read .*n01622779_"):
@@ -317,7 +317,7 @@ def test_tar_links_are_read_as_their_target_or_reported(sample_dir, ilsvrc_dir, 
     assert "symbolic link to '../outside.JPEG', which is not a regular member of the tar" in skipped.reason
 
 
-def test_boxes_outside_the_image_are_clipped_or_dropped_and_reported(sample_dir, ilsvrc_dir, tmp_path, capsys, run_cli):
+def test_boxes_outside_the_image_are_clipped_or_dropped_and_reported(sample_dir, ilsvrc_dir, tmp_path, caplog, run_cli):
     source = kaggle(tmp_path / "src", sample_dir, ilsvrc_dir)
     image = next(m for m in source.train if m.boxes and m.wnid == "n01622779")
     with Image.open(image.path) as opened:
@@ -332,9 +332,9 @@ def test_boxes_outside_the_image_are_clipped_or_dropped_and_reported(sample_dir,
     with open(solution, "w", newline="") as f:
         csv.writer(f).writerows(rows)
 
-    capsys.readouterr()
+    caplog.clear()
     builder, ds = build(source.root, tmp_path / "cache", config="32x32-gray-5-pad")
-    said = capsys.readouterr().out
+    said = caplog.text
     listed = os.path.join(builder.cache_dir, "adjusted_boxes.csv")
     assert f"2 annotation box(es) reached outside their image: 1 clipped to it, 1 dropped (no part inside); listed in {listed}" in said
     with open(listed, newline="") as f:

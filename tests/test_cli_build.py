@@ -77,7 +77,7 @@ def test_strict_generate_names_the_unreadable_file(tmp_path, run_cli):
     assert f"cannot read {broken}" in result.stderr
     lenient = run_cli("generate", "8x8-gray-5", "--data-dir", str(tmp_path / "src"), "--cache-dir", str(tmp_path / "c"))
     assert lenient.returncode == 0, lenient.stderr
-    assert "Skipped 1 unreadable image(s)" in lenient.stdout and str(broken) in lenient.stdout
+    assert "Skipped 1 unreadable image(s)" in lenient.stderr and str(broken) in lenient.stderr
     assert "skipped 1 unreadable image(s), listed in" in lenient.stdout
 
 

@@ -87,3 +87,15 @@ def test_a_meta_that_is_not_imagenets_is_refused(ilsvrc_dir, tmp_path, capsys):
     code = cli.main(["evaluate", "--predictions", ground_truth, "--ground-truth", ground_truth, "--meta", str(meta)])
     err = capsys.readouterr().err
     assert code == 2 and f"{meta} does not match ImageNet's class table: n02119789 is 'kit fox', not 'kit fox, Vulpes macrotis'" in err
+
+
+def test_a_class_table_that_is_not_utf8_is_named_with_its_line(kaggle, ilsvrc_dir, tmp_path):
+    """A Latin-1 byte (an edited file saved in another encoding) names the file and line, in both table forms."""
+    mapping = kaggle.root / "LOC_synset_mapping.txt"
+    mapping.write_bytes(mapping.read_bytes().replace(b"goldfish", b"goldf\xe9sh"))
+    with pytest.raises(ClassTableError, match=r"LOC_synset_mapping.txt, line 2: byte 16 \(0xe9\) is not UTF-8 text"):
+        open_source(kaggle.root)
+    tsv = tmp_path / "meta_clsloc.tsv"
+    tsv.write_bytes((ilsvrc_dir / "meta_clsloc.tsv").read_bytes().replace(b"goldfish", b"goldf\xe9sh"))
+    with pytest.raises(ClassTableError, match=r"meta_clsloc.tsv, line \d+: byte \d+ \(0xe9\) is not UTF-8 text"):
+        read_meta_clsloc(tsv)

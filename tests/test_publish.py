@@ -7,7 +7,9 @@ imported, so here the process is the point.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
+import functools
 import hashlib
 import json
 import subprocess
@@ -60,6 +62,16 @@ json.dump({
 @pytest.fixture(scope="module")
 def source(synthetic_sources) -> Path:
     return synthetic_sources(per_class=(3, 2, 0))
+
+
+@contextlib.contextmanager
+def faults(hub, *injected: Fault):
+    """The local Hub fails requests as ``injected`` says while the block runs."""
+    hub.state.faults[:] = injected
+    try:
+        yield
+    finally:
+        hub.state.faults.clear()
 
 
 @pytest.fixture(scope="module")
@@ -212,16 +224,11 @@ def test_private_repo_of_an_organization_and_a_branch(hub, hub_env, source, cach
 
 def test_faults_are_retried_and_a_rerun_completes(hub, hub_env, source, cache_dir, tmp_path):
     repo_id = "alice/flaky"
-    hub.state.faults[:] = [
-        Fault("PUT", r"^/lfs-upload/", "500", times=2),
-        Fault("PUT", r"^/lfs-upload/", "drop", times=1, skip=1),
-        Fault("POST", rf"^/api/datasets/{repo_id}/commit/", "500", times=1),
-    ]
-    try:
+    with faults(hub, Fault("PUT", r"^/lfs-upload/", "500", times=2),
+                Fault("PUT", r"^/lfs-upload/", "drop", times=1, skip=1),
+                Fault("POST", rf"^/api/datasets/{repo_id}/commit/", "500", times=1)):
         result = publish(hub_env, source, cache_dir, repo_id, C1, C2)
-    finally:
-        faults_hit = list(hub.state.fault_log)
-        hub.state.faults.clear()
+    faults_hit = list(hub.state.fault_log)
     assert len([f for f in faults_hit if "flaky" in f or "lfs-upload" in f]) >= 4, faults_hit
     # Retried through: LFS uploads by huggingface_hub's backoff, the commit by the publisher.
     assert result.returncode == 0, result.stderr
@@ -233,11 +240,8 @@ def test_faults_are_retried_and_a_rerun_completes(hub, hub_env, source, cache_di
 
 def test_a_publish_that_cannot_finish_fails_clearly_and_a_rerun_completes(hub, hub_env, source, cache_dir):
     repo_id = "alice/broken"
-    hub.state.faults[:] = [Fault("POST", rf"^/api/datasets/{repo_id}/commit/", "500", times=3, skip=1)]
-    try:
+    with faults(hub, Fault("POST", rf"^/api/datasets/{repo_id}/commit/", "500", times=3, skip=1)):
         result = publish(hub_env, source, cache_dir, repo_id, C1, C2)
-    finally:
-        hub.state.faults.clear()
     assert result.returncode == 2
     assert "publishing to alice/broken stopped" in result.stderr and "run the same command again" in result.stderr
     assert "Traceback" not in result.stderr
@@ -258,11 +262,8 @@ def test_republishing_with_other_shards_deletes_the_stale_ones(hub, hub_env, sou
     many = sorted(p for p in hub.state.files(repo_id) if p.startswith(f"{C1}/train-"))
     assert len(many) > 2
     # The commit fails once after it landed: the retry must not try to delete the shards again.
-    hub.state.faults[:] = [Fault("POST", rf"^/api/datasets/{repo_id}/commit/", "lost", times=1)]
-    try:
+    with faults(hub, Fault("POST", rf"^/api/datasets/{repo_id}/commit/", "lost", times=1)):
         result = publish(hub_env, source, cache_dir, repo_id, C1)
-    finally:
-        hub.state.faults.clear()
     assert result.returncode == 0, result.stderr
     assert f"delete           {many[-1]}" in result.stdout and "retrying" in result.stdout
     titles = [c.title for c in hub.state.repo(repo_id).history()]
@@ -271,6 +272,41 @@ def test_republishing_with_other_shards_deletes_the_stale_ones(hub, hub_env, sou
         f"{C1}/train-00000-of-00001.parquet", f"{C1}/validation-00000-of-00001.parquet"]
     assert_card_never_ahead_of_files(hub, repo_id)
     assert_same_as_local(load_from_hub(hub_env, repo_id, C1, tmp_path), C1, source, cache_dir)
+
+
+def test_a_commit_whose_connection_drops_is_retried(hub, hub_env, source, cache_dir):
+    repo_id = "alice/dropped"
+    # No answer at all, as when the network cuts the request: huggingface_hub's backoff counts that as transient.
+    with faults(hub, Fault("POST", rf"^/api/datasets/{repo_id}/commit/", "drop", times=1)):
+        result = publish(hub_env, source, cache_dir, repo_id, C1)
+    assert result.returncode == 0, result.stderr
+    assert "retrying" in result.stdout
+    assert [c.title for c in hub.state.repo(repo_id).history()][:2] == ["Update dataset card", f"Add {C1}"]
+    assert card_configs(hub.state.files(repo_id)) == [C1]
+    assert_card_never_ahead_of_files(hub, repo_id)
+
+
+def test_a_retried_card_commit_stops_when_others_changed_the_repo_meanwhile(hub, hub_env, source, cache_dir):
+    repo_id = "alice/raced"
+    # A card commit that landed although the client saw it fail: the retry, on the same parent, sends nothing.
+    with faults(hub, Fault("POST", rf"^/api/datasets/{repo_id}/commit/", "lost", skip=1)):
+        result = publish(hub_env, source, cache_dir, repo_id, C1)
+    assert result.returncode == 0 and "retrying" in result.stdout, result.stderr
+    assert [c.title for c in hub.state.repo(repo_id).history()][:3] == ["Update dataset card", f"Add {C1}", "initial commit"]
+
+    # Publishing C2, the card (which carries C1) fails once; meanwhile another client unpublishes C1. A retry
+    # on top of that commit would list C1 without its files: the card commit must fail instead.
+    unpublish = functools.partial(hub.state.delete, repo_id, "README.md", C1)
+    with faults(hub, Fault("POST", rf"^/api/datasets/{repo_id}/commit/", "500", skip=1, meanwhile=unpublish)):
+        result = publish(hub_env, source, cache_dir, repo_id, C2)
+    assert result.returncode == 2, result.stdout
+    assert "the repo changed meanwhile" in result.stderr and "Traceback" not in result.stderr
+    assert_card_never_ahead_of_files(hub, repo_id)
+
+    result = publish(hub_env, source, cache_dir, repo_id, C2)
+    assert result.returncode == 0, result.stderr
+    assert card_configs(hub.state.files(repo_id)) == [C2]
+    assert_card_never_ahead_of_files(hub, repo_id)
 
 
 @pytest.mark.parametrize(

@@ -42,6 +42,8 @@ import tarfile
 import zlib
 from typing import BinaryIO, Iterable, Iterator, Mapping, NamedTuple, Optional
 
+from builder.errors import ImageNetTinyError, MissingFileError
+
 IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png")
 
 # The most bytes one member may hold once read (inflated): far above any real ImageNet file (the largest
@@ -55,7 +57,7 @@ ZIP_KINDS = {0: ZIP_STORED, 8: ZIP_DEFLATED}  # zip compression method -> kind
 FileState = tuple[str, int, int]  # (path, size, modification time in ns); -1, -1 for what cannot be read
 
 
-class ArchiveError(OSError):
+class ArchiveError(ImageNetTinyError, OSError):
     """An archive that is corrupt, truncated or of a kind that cannot be read in place; the message names it."""
 
 
@@ -456,7 +458,7 @@ class ZipFiles(_ArchiveFiles):
         folder, _, base = name.rpartition("/")
         entries = self._folders.get(folder)
         if entries is None or base not in entries.names:
-            raise FileNotFoundError(f"{self.where(rel)} is not in the archive")
+            raise MissingFileError(f"{self.where(rel)} is not in the archive")
         return name, entries.member(entries.names.index(base), self.location)
 
     def exists(self, rel: str) -> bool:
@@ -468,7 +470,7 @@ class ZipFiles(_ArchiveFiles):
     def list_images(self, rel: str) -> Listing:
         folder = self._raw(rel)
         if folder not in self._dirs:
-            raise FileNotFoundError(f"{self.where(rel)}: no such folder in the archive")
+            raise MissingFileError(f"{self.where(rel)}: no such folder in the archive")
         entries = self._folders.get(folder, _ZipFolder())
         found = Listing()
         for index, name in enumerate(entries.names):
@@ -620,7 +622,7 @@ class TarFiles(_ArchiveFiles):
         else:
             inner = self._inner(rel)
             if inner is None:
-                raise FileNotFoundError(f"{self.where(rel)}: no {rel}.tar in the archive")
+                raise MissingFileError(f"{self.where(rel)}: no {rel}.tar in the archive")
             offset, size = self._top_members()[inner]
             index, prefix = self._index(offset, offset + size, inner), f"{inner}:"
         found = Listing()
@@ -635,7 +637,7 @@ class TarFiles(_ArchiveFiles):
     def open(self, rel: str) -> BinaryIO:
         rel = rel.strip("/")
         if rel not in self._top_members():
-            raise FileNotFoundError(f"{self.where(rel)} is not in the archive")
+            raise MissingFileError(f"{self.where(rel)} is not in the archive")
         return io.BytesIO(read_member(Member(self.location, *self._top_members()[rel]), self.where(rel)))
 
     def top_names(self) -> list[str]:
@@ -718,7 +720,7 @@ class TarGzFiles(_ArchiveFiles):
     def open(self, rel: str) -> BinaryIO:
         rel = rel.strip("/")
         if rel not in self._contents():
-            raise FileNotFoundError(f"{self.where(rel)} is not in the archive")
+            raise MissingFileError(f"{self.where(rel)} is not in the archive")
         return io.BytesIO(self._contents()[rel])
 
     def top_names(self) -> list[str]:

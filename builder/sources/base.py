@@ -8,12 +8,13 @@ import hashlib
 import io
 import logging
 import os
-from typing import BinaryIO, Iterable, Optional, Sequence, TextIO, Union
+from typing import BinaryIO, Iterable, Optional, Sequence, Union
 
 from builder.classes import ClassTable, check_ilsvrc_table
+from builder.errors import ImageNetTinyError
 from builder.sources.archives import IMAGE_SUFFIXES, Files, Member, SkippedFile, read_member
 
-logger = logging.getLogger("imagenet_tiny")
+logger = logging.getLogger(__name__)
 
 SPLITS = ("train", "validation", "test")
 __all__ = ["IMAGE_SUFFIXES", "SPLITS", "SkippedFile", "Source", "SourceImage", "SourceLayoutError", "SplitImages"]
@@ -21,7 +22,7 @@ __all__ = ["IMAGE_SUFFIXES", "SPLITS", "SkippedFile", "Source", "SourceImage", "
 SourceBox = tuple[int, int, int, int]  # (xmin, ymin, xmax, ymax), inclusive 0-based pixels of the original
 
 
-class SourceLayoutError(ValueError):
+class SourceLayoutError(ImageNetTinyError, ValueError):
     """A data_dir that is missing, laid out wrongly, or inconsistent with its own metadata."""
 
 
@@ -107,9 +108,6 @@ class Source(abc.ABC):
     def path(self, *parts: str) -> str:
         """How messages name a file of the download."""
         return self.files.where("/".join(parts))
-
-    def open_text(self, *parts: str) -> TextIO:
-        return io.TextIOWrapper(self.files.open("/".join(parts)), encoding="utf-8", newline="")
 
     def require(self, *relative_paths: str) -> None:
         """Fail at once, naming every expected file or folder that is missing."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Sequence
 
 from builder.classes import ClassTable, read_synset_mapping
@@ -13,9 +14,10 @@ from builder.sources.base import (
     SplitImages,
     class_folders_images,
     labelled_folder_images,
-    logger,
     unlabelled_folder_images,
 )
+
+logger = logging.getLogger(__name__)
 
 IMAGES = "ILSVRC/Data/CLS-LOC"
 MARKERS = ("LOC_synset_mapping.txt", "LOC_val_solution.csv", "ILSVRC")
@@ -37,7 +39,7 @@ class KaggleSource(Source):
 
     def _read_classes(self) -> ClassTable:
         self.require("LOC_synset_mapping.txt", f"{IMAGES}/train")
-        with self.open_text("LOC_synset_mapping.txt") as f:
+        with self.files.open("LOC_synset_mapping.txt") as f:
             return read_synset_mapping(self.path("LOC_synset_mapping.txt"), f)
 
     @property
