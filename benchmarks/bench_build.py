@@ -37,16 +37,15 @@ import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 import numpy as np
 from PIL import Image, ImageOps, features
 
-from builder.classes import ilsvrc_classes, write_synset_mapping
+from builder.classes import ilsvrc_classes
 from builder.config import ImageNetTinyConfig
-from builder.synthetic import draw_example
+from builder.synthetic import SourceImage, draw_example, write_kaggle_source, zip_download
 from builder.transform import OUTPUT_MODES, decode
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -98,26 +97,18 @@ def wnid_of(path: str) -> str:
 
 
 def kaggle_layout(root: str, files: Sequence[str], copies: int = 1, link: bool = True) -> str:
-    """A Kaggle-layout source at ``root`` whose training images are ``files`` (``copies`` times over).
+    """A Kaggle-layout source at ``root`` whose training images are ``files`` (``copies`` times over), without boxes.
 
     Files named ``<wnid>_...`` go to their class; others to one placeholder class. Links by default, so
     that the source costs no disk; ``link=False`` copies (for archives, which must hold the bytes). Every
     other class has an empty folder, so that the full configs (all 1000 classes) build from it.
     """
-    train = os.path.join(root, "ILSVRC", "Data", "CLS-LOC", "train")
-    for wnid in ilsvrc_classes().wnids:
-        os.makedirs(os.path.join(train, wnid), exist_ok=True)
-    write_synset_mapping(os.path.join(root, "LOC_synset_mapping.txt"), ilsvrc_classes())
-    with open(os.path.join(root, "LOC_train_solution.csv"), "w") as f:
-        f.write("ImageId,PredictionString\n")  # no boxes, and no warning about their absence
-    for copy in range(copies):
-        for number, path in enumerate(files):
-            wnid = wnid_of(path)
-            target = os.path.join(train, wnid, f"{wnid}_{copy}{number:07d}.JPEG")
-            if link:
-                os.symlink(os.path.abspath(path), target)
-            else:
-                shutil.copyfile(path, target)
+    train = [
+        SourceImage(f"{wnid_of(path)}_{copy}{number:07d}", wnid_of(path), path)
+        for copy in range(copies)
+        for number, path in enumerate(files)
+    ]
+    write_kaggle_source(root, train, class_folders=ilsvrc_classes().wnids, link=link)
     return root
 
 
@@ -440,14 +431,7 @@ def loading_section(report: Report, config: str, source: str, count: int, work: 
 def archive_section(report: Report, config: str, files: list[str], args, work: str) -> None:
     """The same source built from its folder and from a zip of it read in place (stored, as JPEGs are)."""
     extracted = kaggle_layout(os.path.join(work, "archive-extracted"), files, link=False)
-    archive = os.path.join(work, "imagenet-object-localization-challenge.zip")
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as z:
-        for folder, _, names in os.walk(extracted):
-            if folder != extracted:  # folder entries, so that the empty class folders are kept
-                z.write(folder, os.path.relpath(folder, extracted))
-            for name in sorted(names):
-                path = os.path.join(folder, name)
-                z.write(path, os.path.relpath(path, extracted))
+    archive = str(zip_download(extracted, os.path.join(work, "imagenet-object-localization-challenge.zip")))
     report.section(f"zip read in place vs extracted: {config}, {len(files)} images, best of {args.repeats}")
     seconds = best_times({"folder": build_run(config, extracted, work), "zip": build_run(config, archive, work)}, args.repeats)
     folder_s, zip_s = seconds["folder"], seconds["zip"]

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import io
-import os
 import shutil
-import subprocess
-import sys
 import tarfile
 import zipfile
 from pathlib import Path
@@ -17,69 +13,27 @@ import imagenet_tiny
 from builder import report
 from builder.sources import ArchiveError, open_source
 from builder.sources.archives import ZipFiles
+from builder.synthetic import devkit_tars, zip_download
 from imagenet_tiny import ImageNetTiny
-from source_factory import make_devkit_source, make_kaggle_source
 
 WNIDS = ["n01440764", "n01443537", "n01622779", "n01773157", "n01944390", "n02676566", "n03452741"]
 TEST_WNIDS = ["n04090263", "n01532829"]
 CONFIG = "16x16-sRGB-5"
 
 
-def zip_folder(folder: Path, archive: Path, top: str = "", compression: int = zipfile.ZIP_STORED) -> Path:
-    """``folder``'s files as a zip, under ``top/`` or at the root, as Kaggle's download is."""
-    archive.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(archive, "w", compression) as z:
-        for path in sorted(folder.rglob("*")):
-            if path.is_file():
-                z.write(path, os.path.join(top, str(path.relative_to(folder))))
-    return archive
-
-
-def tar_folder(folder: Path, archive: Path, mode: str = "w", arcname: str | None = None) -> Path:
-    with tarfile.open(archive, mode) as tar:
-        tar.add(folder, arcname=arcname if arcname is not None else folder.name)
-    return archive
-
-
-def devkit_as_downloaded(extracted: Path, destination: Path) -> Path:
-    """The devkit source as ILSVRC2012's tar files: a train tar of per-class tars, val and test tars, devkit .tar.gz.
-
-    The box folders stay extracted (as users unpack them; they are small).
-    """
-    destination.mkdir()
-    train = extracted / "ILSVRC2012_img_train"
-    with tarfile.open(destination / "ILSVRC2012_img_train.tar", "w") as outer:
-        for class_folder in sorted(train.iterdir()):
-            inner = io.BytesIO()
-            with tarfile.open(fileobj=inner, mode="w") as tar:
-                for image in sorted(class_folder.iterdir()):
-                    tar.add(image, arcname=image.name)
-            info = tarfile.TarInfo(f"{class_folder.name}.tar")
-            info.size = len(inner.getvalue())
-            outer.addfile(info, io.BytesIO(inner.getvalue()))
-    for split in ("val", "test"):
-        with tarfile.open(destination / f"ILSVRC2012_img_{split}.tar", "w") as tar:
-            for image in sorted((extracted / f"ILSVRC2012_img_{split}").iterdir()):
-                tar.add(image, arcname=image.name)
-    tar_folder(extracted / "ILSVRC2014_devkit", destination / "ILSVRC2014_devkit.tar.gz", "w:gz")
-    for boxes in ("ILSVRC2012_bbox_train_v2", "ILSVRC2012_bbox_val_v3"):
-        shutil.copytree(extracted / boxes, destination / boxes)
-    return destination
-
-
 @pytest.fixture(scope="module")
-def sources(tmp_path_factory, sample_dir, ilsvrc_dir):
+def sources(tmp_path_factory, sample_sources):
     root = tmp_path_factory.mktemp("archives")
     counts = {"val_per_class": 2, "test_wnids": TEST_WNIDS}
-    kaggle = make_kaggle_source(root / "kaggle", sample_dir, ilsvrc_dir, WNIDS, **counts).root
-    devkit = make_devkit_source(root / "devkit", sample_dir, ilsvrc_dir, WNIDS, **counts).root
+    kaggle = sample_sources("kaggle", WNIDS, **counts).root
+    devkit = sample_sources("devkit", WNIDS, **counts).root
     return {
         "kaggle": kaggle,
-        "kaggle.zip": zip_folder(kaggle, root / "imagenet-object-localization-challenge.zip"),
-        "kaggle-top.zip": zip_folder(kaggle, root / "top" / "imagenet-object-localization-challenge.zip",
-                                     top="imagenet-object-localization-challenge", compression=zipfile.ZIP_DEFLATED),
+        "kaggle.zip": zip_download(kaggle, root / "imagenet-object-localization-challenge.zip"),
+        "kaggle-top.zip": zip_download(kaggle, root / "top" / "imagenet-object-localization-challenge.zip",
+                                       top="imagenet-object-localization-challenge", compression=zipfile.ZIP_DEFLATED),
         "devkit": devkit,
-        "devkit-tars": devkit_as_downloaded(devkit, root / "devkit-tars"),
+        "devkit-tars": devkit_tars(devkit, root / "devkit-tars"),
     }
 
 
@@ -185,18 +139,10 @@ def test_zip64_archives_are_read(tmp_path):
     assert files.open("LOC_synset_mapping.txt").read() == b"n01440764 tench\n"
 
 
-def test_generate_from_the_archives_on_the_command_line(sources, tmp_path):
-    cli = str(Path(sys.executable).with_name("imagenet-tiny"))
-    env = {**os.environ, "HF_DATASETS_DISABLE_PROGRESS_BARS": "1"}
-    result = subprocess.run(
-        [cli, "generate", "8x8-gray-5", "--data-dir", str(sources["kaggle.zip"]), "--cache-dir", str(tmp_path), "--num-proc", "2"],
-        capture_output=True, text=True, env=env, timeout=600,
-    )
+def test_generate_from_the_archives_on_the_command_line(sources, tmp_path, run_cli):
+    result = run_cli("generate", "8x8-gray-5", "--data-dir", sources["kaggle.zip"], "--cache-dir", tmp_path, "--num-proc", "2")
     assert result.returncode == 0, result.stderr
     assert "train: 10 examples" in result.stdout and "validation: 10 examples" in result.stdout
-    devkit = subprocess.run(
-        [cli, "generate", "8x8-gray-5", "--data-dir", str(sources["devkit-tars"]), "--cache-dir", str(tmp_path / "d")],
-        capture_output=True, text=True, env=env, timeout=600,
-    )
+    devkit = run_cli("generate", "8x8-gray-5", "--data-dir", sources["devkit-tars"], "--cache-dir", tmp_path / "d")
     assert devkit.returncode == 0, devkit.stderr
     assert "train: 10 examples" in devkit.stdout

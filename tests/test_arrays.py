@@ -14,7 +14,6 @@ from PIL import Image
 
 from builder.arrays import ImageArrayError, images_array, load_arrays
 from builder.png import decode_png_column, encode_png
-from builder.synthetic import write_synthetic_source
 from imagenet_tiny import prepare_variant
 from publish.export import export
 
@@ -66,10 +65,8 @@ def test_a_column_in_another_layout_is_left_to_pillow_and_a_corrupt_one_is_an_er
 
 
 @pytest.fixture(scope="module")
-def source(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("synthetic")
-    write_synthetic_source(root, per_class=(6, 3, 2))
-    return root
+def source(synthetic_sources) -> Path:
+    return synthetic_sources(per_class=(6, 3, 2))
 
 
 @pytest.fixture(scope="module")
@@ -120,15 +117,13 @@ def test_load_arrays_of_an_export_decodes_once_then_maps_the_cache(source, built
     assert Path(again.filename) == entry / "images.npy"
 
 
-def test_a_changed_export_is_decoded_again_never_served_stale(tmp_path):
-    source, out, cache = tmp_path / "source", tmp_path / "export", str(tmp_path / "cache")
-    write_synthetic_source(source, per_class=(2, 2, 0), seed=1)
+def test_a_changed_export_is_decoded_again_never_served_stale(tmp_path, synthetic_sources):
+    source, out, cache = synthetic_sources(per_class=(2, 2, 0), seed=1), tmp_path / "export", str(tmp_path / "cache")
     export([CONFIG], source, out, cache_dir=str(tmp_path / "builds-1"))
     first, _ = load_arrays(out, CONFIG, "train", cache_dir=cache)
     first = np.array(first)
 
-    other = tmp_path / "other"
-    write_synthetic_source(other, per_class=(3, 2, 0), seed=2)
+    other = synthetic_sources(per_class=(3, 2, 0), seed=2)
     export([CONFIG], other, out, cache_dir=str(tmp_path / "builds-2"))
     second, labels = load_arrays(out, CONFIG, "train", cache_dir=cache)
     reference = datasets.load_dataset(str(out), CONFIG, split="train", cache_dir=str(tmp_path / "loaded"))

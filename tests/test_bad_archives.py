@@ -20,9 +20,9 @@ import imagenet_tiny
 from builder import report
 from builder.sources import ArchiveError, open_source
 from builder.sources import archives
+from builder.synthetic import zip_download
 from imagenet_tiny import ImageNetTiny
-from source_factory import make_devkit_source, make_kaggle_source, sample_path
-from test_archives import zip_folder
+from tests.fixtures.sources import make_devkit_source, sample_path
 
 WNIDS = ["n01440764", "n02342885", "n03787032"]  # the classes of CONFIG
 CONFIG = "8x8-gray-3"
@@ -32,9 +32,8 @@ SMALL_LIMIT = 1 << 20  # the member size limit, patched down so that a test's bo
 
 
 @pytest.fixture(scope="module")
-def kaggle(tmp_path_factory, sample_dir, ilsvrc_dir) -> Path:
-    root = tmp_path_factory.mktemp("bad-archives")
-    return make_kaggle_source(root / "kaggle", sample_dir, ilsvrc_dir, WNIDS, val_per_class=1).root
+def kaggle(sample_sources) -> Path:
+    return sample_sources("kaggle", WNIDS, val_per_class=1).root
 
 
 def central_entry(data: bytes, name: str) -> int:
@@ -73,7 +72,7 @@ def reasons(skipped: list[report.SkippedImage]) -> dict[str, str]:
 
 
 def test_bit_rot_in_a_stored_member_is_skipped_and_reported_as_a_crc_mismatch(kaggle, tmp_path):
-    archive = zip_folder(kaggle, tmp_path / "imagenet-object-localization-challenge.zip")
+    archive = zip_download(kaggle, tmp_path / "imagenet-object-localization-challenge.zip")
     with zipfile.ZipFile(archive) as z:
         info = z.getinfo(VICTIM)
     data = bytearray(archive.read_bytes())
@@ -89,7 +88,7 @@ def test_bit_rot_in_a_stored_member_is_skipped_and_reported_as_a_crc_mismatch(ka
 
 
 def test_a_deflated_member_that_disagrees_with_its_recorded_crc_is_refused(kaggle, tmp_path):
-    archive = zip_folder(kaggle, tmp_path / "k.zip", compression=zipfile.ZIP_DEFLATED)
+    archive = zip_download(kaggle, tmp_path / "k.zip", compression=zipfile.ZIP_DEFLATED)
     with zipfile.ZipFile(archive) as z:
         crc = z.getinfo(VICTIM).CRC
     patch_central_directory(archive, VICTIM, CRC_FIELD, "<I", crc ^ 1)
@@ -99,7 +98,7 @@ def test_a_deflated_member_that_disagrees_with_its_recorded_crc_is_refused(kaggl
 
 
 def test_a_small_file_with_bit_rot_is_named_when_opened(kaggle, tmp_path):
-    archive = zip_folder(kaggle, tmp_path / "k.zip")
+    archive = zip_download(kaggle, tmp_path / "k.zip")
     with zipfile.ZipFile(archive) as z:
         crc = z.getinfo("LOC_synset_mapping.txt").CRC
     patch_central_directory(archive, "LOC_synset_mapping.txt", CRC_FIELD, "<I", crc ^ 0x8000)
@@ -130,7 +129,7 @@ def small_limit(monkeypatch):
 
 
 def test_a_member_declared_beyond_the_limit_is_skipped_and_reported(kaggle, sample_dir, tmp_path, small_limit):
-    plain = zip_folder(kaggle, tmp_path / "plain.zip")
+    plain = zip_download(kaggle, tmp_path / "plain.zip")
     bomb = with_member(plain, tmp_path / "imagenet-object-localization-challenge.zip", VICTIM,
                        padded_jpeg(sample_dir, 3 * SMALL_LIMIT))
     assert bomb.stat().st_size < SMALL_LIMIT  # a few kilobytes of zeros inflate to three times the limit
@@ -142,7 +141,7 @@ def test_a_member_declared_beyond_the_limit_is_skipped_and_reported(kaggle, samp
 
 def test_a_member_that_inflates_beyond_what_the_central_directory_declares_is_refused(kaggle, sample_dir, tmp_path, small_limit):
     """The central directory says 1000 bytes; the data inflate to 32 times the limit. Reading stops at the lie."""
-    plain = zip_folder(kaggle, tmp_path / "plain.zip")
+    plain = zip_download(kaggle, tmp_path / "plain.zip")
     forged = with_member(plain, tmp_path / "forged.zip", VICTIM, padded_jpeg(sample_dir, 32 * SMALL_LIMIT))
     patch_central_directory(forged, VICTIM, SIZE_FIELD, "<I", 1000)
     (image,) = [i for i in open_source(forged).images("train", [VICTIM_CLASS]) if i.image_id == f"{VICTIM_CLASS}_1"]
@@ -158,7 +157,7 @@ def test_a_member_that_inflates_beyond_what_the_central_directory_declares_is_re
 
 
 def test_a_member_whose_data_end_before_the_declared_size_is_refused(kaggle, tmp_path):
-    archive = zip_folder(kaggle, tmp_path / "k.zip", compression=zipfile.ZIP_DEFLATED)
+    archive = zip_download(kaggle, tmp_path / "k.zip", compression=zipfile.ZIP_DEFLATED)
     with zipfile.ZipFile(archive) as z:
         size = z.getinfo(VICTIM).file_size
     patch_central_directory(archive, VICTIM, SIZE_FIELD, "<I", size + 1)
@@ -187,7 +186,7 @@ def test_a_tar_member_beyond_the_limit_is_refused_before_it_is_read(sample_dir, 
 
 
 def test_an_encrypted_image_member_is_named_when_the_zip_is_opened(kaggle, tmp_path):
-    archive = zip_folder(kaggle, tmp_path / "k.zip")
+    archive = zip_download(kaggle, tmp_path / "k.zip")
     patch_central_directory(archive, VICTIM, 8, "<H", 0x0001)  # general purpose flags: encrypted
     with pytest.raises(ArchiveError, match=f"{archive}:{VICTIM} is encrypted"):
         open_source(archive)
@@ -196,7 +195,7 @@ def test_an_encrypted_image_member_is_named_when_the_zip_is_opened(kaggle, tmp_p
 def test_a_zip64_entry_without_its_zip64_values_is_named(kaggle, tmp_path):
     """Sizes saturated at 0xFFFFFFFF promise a zip64 extra field; an empty one is a corrupt directory, not a crash."""
     archive = tmp_path / "k.zip"
-    with zipfile.ZipFile(zip_folder(kaggle, tmp_path / "plain.zip")) as original, zipfile.ZipFile(archive, "w") as z:
+    with zipfile.ZipFile(zip_download(kaggle, tmp_path / "plain.zip")) as original, zipfile.ZipFile(archive, "w") as z:
         for info in original.infolist():
             copy = zipfile.ZipInfo(info.filename, info.date_time)
             copy.extra = struct.pack("<HH", 0x0001, 0) if info.filename == VICTIM else b""

@@ -16,11 +16,11 @@ import evaluate
 import numpy as np
 import pytest
 
-import cli
 from builder import ilsvrc_files
 from builder.classes import read_class_table
 from builder.sources import SourceLayoutError, open_source
 from builder.sources.annotations import AnnotationError, read_solution_csv, read_voc_xml
+from builder.synthetic import zip_download
 from metrics.devkit_files import (
     EvaluationFileError,
     LabelSpace,
@@ -34,8 +34,7 @@ from metrics.devkit_files import (
 from metrics.imagenet_clsloc.imagenet_clsloc import clsloc_errors, pad_guesses
 from metrics.predictions import prediction_rows
 from metrics.scoring import score_files
-from source_factory import make_kaggle_source
-from test_metric_files import tiny_dataset
+from tests.fixtures.sources import make_kaggle_source
 
 METRIC_DIR = Path(__file__).resolve().parent.parent / "metrics" / "imagenet_clsloc"
 GROUND_TRUTH = "ILSVRC2014_clsloc_validation_ground_truth.txt"
@@ -83,12 +82,6 @@ def assert_scoring_fails(folder: Path, ilsvrc_dir: Path, lines: list[str], messa
         score_first_five(folder, ilsvrc_dir, "pred.txt")
 
 
-def run(argv: list[str], capsys) -> tuple[int, str, str]:
-    code = cli.main(argv)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
 def evaluate_first_five(folder: Path, ilsvrc_dir: Path, predictions: str, *extra: str) -> list[str]:
     return [
         "evaluate", "--predictions", str(folder / predictions), "--ground-truth", str(folder / "gt.txt"),
@@ -109,7 +102,7 @@ def solution_rows(ilsvrc_dir: Path) -> tuple[list[str], int]:
 # ----------------------------------------------------------------------------- the devkit layout is never guessed
 
 
-def test_labels_only_file_that_also_reads_as_boxes_is_not_guessed(first_five, ilsvrc_dir, capsys):
+def test_labels_only_file_that_also_reads_as_boxes_is_not_guessed(first_five, ilsvrc_dir, run_cli):
     """Five IDs a line, the right one last: as boxes each line is one guess '1' with box (2, 3, 4, id)."""
     assert_scoring_fails(
         first_five,
@@ -122,9 +115,9 @@ def test_labels_only_file_that_also_reads_as_boxes_is_not_guessed(first_five, il
     assert score.results["top5_error"] == 0.0 and score.results["top1_error"] == 1.0
     assert score.notes == ("the predictions have no boxes: classification error only",)
 
-    code, out, err = run(evaluate_first_five(first_five, ilsvrc_dir, "pred.txt"), capsys)
+    code, out, err = run_cli(*evaluate_first_five(first_five, ilsvrc_dir, "pred.txt"))
     assert code == 2 and out == "" and "--guesses labels or --guesses boxes" in err
-    code, out, _ = run(evaluate_first_five(first_five, ilsvrc_dir, "pred.txt", "--guesses", "labels", "--json"), capsys)
+    code, out, _ = run_cli(*evaluate_first_five(first_five, ilsvrc_dir, "pred.txt", "--guesses", "labels", "--json"))
     assert code == 0 and '"top5_error": 0.0' in out
 
 
@@ -192,7 +185,7 @@ def test_whole_number_floats_count_as_their_integer(clsloc, ilsvrc_dir):
     assert clsloc_errors(np.array(guesses, dtype=float), np.array(truth, dtype=float), max_guesses=2) == as_ints
 
 
-def test_the_array_helpers_refuse_fractions_instead_of_truncating():
+def test_the_array_helpers_refuse_fractions_instead_of_truncating(tiny_dataset):
     with pytest.raises(ValueError, match=r"pred_labels\[0\]\[1\] = 1.9 is not an integer in the int64 range"):
         clsloc_errors([[3, 1.9]], [1])
     with pytest.raises(ValueError, match=r"labels\[1\] = 1.9 is not an integer"):
@@ -251,7 +244,7 @@ def test_a_field_past_the_raised_limit_is_a_located_error(tmp_path, labels, monk
         read_predictions(tmp_path / "sub.csv", labels, [1])
 
 
-def test_a_huge_max_guesses_is_an_error_not_an_allocation(first_five, ilsvrc_dir, clsloc, labels, capsys):
+def test_a_huge_max_guesses_is_an_error_not_an_allocation(first_five, ilsvrc_dir, clsloc, labels, run_cli):
     write(first_five / "pred.txt", "\n".join(FIRST_IDS) + "\n")
     message = r"max_guesses must be at most 1000, the number of ILSVRC classes, got 1000000000"
     with pytest.raises(ValueError, match=message):
@@ -262,7 +255,7 @@ def test_a_huge_max_guesses_is_an_error_not_an_allocation(first_five, ilsvrc_dir
         clsloc_errors([[1]], [1], max_guesses=10**9)
     with pytest.raises(ValueError, match=message):
         clsloc.compute(predictions=[[1]], references=[1], max_guesses=10**9)
-    code, _, err = run(evaluate_first_five(first_five, ilsvrc_dir, "pred.txt", "--max-guesses", "1000000000"), capsys)
+    code, _, err = run_cli(*evaluate_first_five(first_five, ilsvrc_dir, "pred.txt", "--max-guesses", "1000000000"))
     assert code == 2 and "max_guesses must be at most 1000" in err
     assert clsloc_errors([[1]], [1], max_guesses=1000)["cls_error"][-1] == 0.0
 
@@ -315,11 +308,7 @@ def test_an_infinite_box_in_a_zipped_download_is_located(sample_dir, ilsvrc_dir,
     fields[3] = "1e400"
     lines[2] = f"{image_id},{' '.join(fields)}"
     solution.write_text("\n".join(lines) + "\n")
-    archive = tmp_path / "imagenet-object-localization-challenge.zip"
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
-        for path in sorted(made.root.rglob("*")):
-            if path.is_file():
-                z.write(path, str(path.relative_to(made.root)))
+    archive = zip_download(made.root, tmp_path / "imagenet-object-localization-challenge.zip", compression=zipfile.ZIP_DEFLATED)
     with pytest.raises(SourceLayoutError, match=r"LOC_val_solution.csv, line 3: box .*1e400.* must be four finite"):
         open_source(archive).images("validation", wnids)
 
@@ -427,12 +416,12 @@ def test_the_checks_take_numpy_arrays_where_lists_go(clsloc):
 # ----------------------------------------------------------------------------- encodings, BOMs, headers
 
 
-def test_a_latin1_byte_is_named_with_its_file_and_line(first_five, ilsvrc_dir, labels, capsys):
+def test_a_latin1_byte_is_named_with_its_file_and_line(first_five, ilsvrc_dir, labels, run_cli):
     write(first_five / "pred.txt", "\n".join(FIRST_IDS) + "\n")
     (first_five / "bad.txt").write_bytes((first_five / "pred.txt").read_bytes().replace(b"171", b"171 caf\xe9"))
     with pytest.raises(EvaluationFileError, match=r"bad.txt, line 3: byte 8 \(0xe9\) is not UTF-8 text"):
         read_predictions(first_five / "bad.txt", labels, [1, 2, 3, 4, 5])
-    code, out, err = run(evaluate_first_five(first_five, ilsvrc_dir, "bad.txt"), capsys)
+    code, out, err = run_cli(*evaluate_first_five(first_five, ilsvrc_dir, "bad.txt"))
     assert code == 2 and out == "" and re.search(r"bad.txt, line 3: byte 8 \(0xe9\) is not UTF-8 text", err), err
     (first_five / "blacklist.txt").write_bytes(b"1\n2\xa0\n")
     with pytest.raises(EvaluationFileError, match=r"blacklist.txt, line 2: byte 2 \(0xa0\) is not UTF-8 text"):
@@ -450,7 +439,8 @@ def test_a_latin1_byte_deep_in_the_kaggle_solution_names_its_line(ilsvrc_dir, tm
         read_solution_csv(str(tmp_path / "LOC_val_solution.csv"))
 
 
-def test_a_kaggle_csv_with_a_bom_and_a_lower_case_header_is_recognised(ilsvrc_dir, tmp_path, labels, capsys):
+@pytest.mark.full_scale
+def test_a_kaggle_csv_with_a_bom_and_a_lower_case_header_is_recognised(ilsvrc_dir, tmp_path, labels, run_cli):
     original = (ilsvrc_dir / "LOC_val_solution.csv").read_text()
     changed = tmp_path / "LOC_val_solution.csv"
     changed.write_text(original.replace("ImageId,PredictionString", "imageid, predictionstring", 1), encoding="utf-8-sig")
@@ -459,10 +449,9 @@ def test_a_kaggle_csv_with_a_bom_and_a_lower_case_header_is_recognised(ilsvrc_di
     theirs, ours = read_ground_truth(ilsvrc_dir / "LOC_val_solution.csv", labels), read_ground_truth(changed, labels)
     assert np.array_equal(ours.labels, theirs.labels) and np.array_equal(ours.boxes, theirs.boxes)
     assert read_solution_csv(str(changed)) == read_solution_csv(str(ilsvrc_dir / "LOC_val_solution.csv"))
-    code, out, _ = run(
-        ["evaluate", "--predictions", str(changed), "--ground-truth", str(changed),
-         "--meta", str(ilsvrc_dir / "LOC_synset_mapping.txt"), "--json"],
-        capsys,
+    code, out, _ = run_cli(
+        "evaluate", "--predictions", str(changed), "--ground-truth", str(changed),
+        "--meta", str(ilsvrc_dir / "LOC_synset_mapping.txt"), "--json",
     )  # fmt: skip
     assert code == 0 and '"top5_clsloc_error": 0.0' in out
 

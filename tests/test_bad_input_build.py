@@ -28,13 +28,13 @@ from builder.classes import SEED_FIVE_CLASSES, ClassTableError, read_meta_clsloc
 from builder.config import ConfigNameError, ImageNetTinyConfig, parse_config_name
 from publish.cluster import ShardError, ShardPlan, build_shard, shard_splits
 from builder.sources import SourceLayoutError, open_source
+from builder.synthetic import devkit_tars, zip_download
 from imagenet_tiny import CorruptImageError, prepare_variant
-from source_factory import make_devkit_source, make_kaggle_source, sample_path
-from test_archives import devkit_as_downloaded, zip_folder
+from tests.fixtures.cli import CONSOLE_SCRIPT
+from tests.fixtures.sources import make_devkit_source, make_kaggle_source, sample_path
 
 WNIDS = sorted(SEED_FIVE_CLASSES)
 CONFIG = "8x8-gray-5"
-CLI = str(Path(sys.executable).with_name("imagenet-tiny"))
 TRAIN = Path("ILSVRC", "Data", "CLS-LOC", "train")
 
 
@@ -45,11 +45,6 @@ def kaggle(root: Path, sample_dir, ilsvrc_dir, train_per_class: int = 2):
 def build(data_dir, cache_dir, config=CONFIG, **kwargs):
     builder = prepare_variant(config, str(data_dir), cache_dir=str(cache_dir), **kwargs)
     return builder, builder.as_dataset()
-
-
-def run_cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HF_DATASETS_DISABLE_PROGRESS_BARS": "1"}
-    return subprocess.run([CLI, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=600)
 
 
 def no_generation(monkeypatch):
@@ -79,7 +74,7 @@ def test_one_relative_data_dir_in_two_folders_is_two_builds(sample_dir, ilsvrc_d
     assert again.cache_dir == first.cache_dir and len(a_again["train"]) == 5
 
 
-def test_the_command_line_builds_each_folder_it_is_given(sample_dir, ilsvrc_dir, tmp_path):
+def test_the_command_line_builds_each_folder_it_is_given(sample_dir, ilsvrc_dir, tmp_path, run_cli):
     kaggle(tmp_path / "a" / "src", sample_dir, ilsvrc_dir, train_per_class=1)
     kaggle(tmp_path / "b" / "src", sample_dir, ilsvrc_dir, train_per_class=2)
     outputs = [run_cli("generate", CONFIG, "--data-dir", "src", "--cache-dir", str(tmp_path / "c"), cwd=tmp_path / d) for d in "ab"]
@@ -131,21 +126,21 @@ def test_a_changed_download_is_built_anew_and_says_why(sample_dir, ilsvrc_dir, t
 
 def test_a_changed_zip_is_built_anew(sample_dir, ilsvrc_dir, tmp_path):
     source = kaggle(tmp_path / "src", sample_dir, ilsvrc_dir)
-    archive = zip_folder(source.root, tmp_path / "zip" / "imagenet-object-localization-challenge.zip")
+    archive = zip_download(source.root, tmp_path / "zip" / "imagenet-object-localization-challenge.zip")
     _, ds = build(archive, tmp_path / "cache")
     shutil.copyfile(sample_path(sample_dir, "n01622779"), source.root / TRAIN / "n01622779" / "n01622779_3.JPEG")
-    zip_folder(source.root, archive)  # the same path, written again with one more image
+    zip_download(source.root, archive)  # the same path, written again with one more image
     _, again = build(archive, tmp_path / "cache")
     assert (len(ds["train"]), len(again["train"])) == (10, 11)
 
 
 def test_a_changed_train_tar_is_built_anew(sample_dir, ilsvrc_dir, tmp_path):
     source = make_devkit_source(tmp_path / "src", sample_dir, ilsvrc_dir, WNIDS, test_wnids=WNIDS[:1])
-    tars = devkit_as_downloaded(source.root, tmp_path / "tars")
+    tars = devkit_tars(source.root, tmp_path / "tars")
     _, ds = build(tars, tmp_path / "cache")
     (source.root / "ILSVRC2012_img_train" / "n01622779" / "n01622779_2.JPEG").unlink()
     shutil.rmtree(tars)
-    devkit_as_downloaded(source.root, tars)
+    devkit_tars(source.root, tars)
     _, again = build(tars, tmp_path / "cache")
     assert (len(ds["train"]), len(again["train"])) == (10, 9)
 
@@ -183,7 +178,7 @@ def break_image(source, wnid: str = "n01622779") -> Path:
     return broken
 
 
-def test_a_strict_run_fails_on_a_cached_build_that_skipped_images(sample_dir, ilsvrc_dir, tmp_path):
+def test_a_strict_run_fails_on_a_cached_build_that_skipped_images(sample_dir, ilsvrc_dir, tmp_path, run_cli):
     source = kaggle(tmp_path / "src", sample_dir, ilsvrc_dir)
     broken = break_image(source)
     lenient, ds = build(source.root, tmp_path / "cache")
@@ -195,7 +190,7 @@ def test_a_strict_run_fails_on_a_cached_build_that_skipped_images(sample_dir, il
     assert result.returncode == 2 and str(broken) in result.stderr and listed in result.stderr
 
 
-def test_a_strict_run_fails_on_a_finished_shard_that_skipped_images(sample_dir, ilsvrc_dir, tmp_path):
+def test_a_strict_run_fails_on_a_finished_shard_that_skipped_images(sample_dir, ilsvrc_dir, tmp_path, run_cli):
     source = kaggle(tmp_path / "src", sample_dir, ilsvrc_dir)
     broken = break_image(source)
     shard = ["--data-dir", str(source.root), "--output", str(tmp_path / "out"), "--num-shards", "2", "--shard-index", "0"]
@@ -283,7 +278,7 @@ def test_files_the_listing_cannot_read_are_skipped_and_reported(sample_dir, ilsv
 
 def test_tar_links_are_read_as_their_target_or_reported(sample_dir, ilsvrc_dir, tmp_path):
     source = make_devkit_source(tmp_path / "src", sample_dir, ilsvrc_dir, WNIDS, test_wnids=WNIDS[:1])
-    tars = devkit_as_downloaded(source.root, tmp_path / "tars")
+    tars = devkit_tars(source.root, tmp_path / "tars")
     train = tars / "ILSVRC2012_img_train.tar"
     with tarfile.open(train) as outer:  # rewrite one class's inner tar with links in it
         members = {m.name: outer.extractfile(m).read() for m in outer.getmembers()}
@@ -322,7 +317,7 @@ def test_tar_links_are_read_as_their_target_or_reported(sample_dir, ilsvrc_dir, 
     assert "symbolic link to '../outside.JPEG', which is not a regular member of the tar" in skipped.reason
 
 
-def test_boxes_outside_the_image_are_clipped_or_dropped_and_reported(sample_dir, ilsvrc_dir, tmp_path, caplog):
+def test_boxes_outside_the_image_are_clipped_or_dropped_and_reported(sample_dir, ilsvrc_dir, tmp_path, caplog, run_cli):
     source = kaggle(tmp_path / "src", sample_dir, ilsvrc_dir)
     image = next(m for m in source.train if m.boxes and m.wnid == "n01622779")
     with Image.open(image.path) as opened:
@@ -403,7 +398,7 @@ def test_workers_end_when_the_build_is_killed(sample_dir, ilsvrc_dir, tmp_path):
                 shutil.copyfile(sample_path(sample_dir, wnid), target)
     env = {**os.environ, "HF_DATASETS_DISABLE_PROGRESS_BARS": "1"}
     process = subprocess.Popen(
-        [CLI, "generate", "32x32-sRGB-5", "--data-dir", str(source.root), "--cache-dir", str(tmp_path / "c"), "--num-proc", "2"],
+        [CONSOLE_SCRIPT, "generate", "32x32-sRGB-5", "--data-dir", str(source.root), "--cache-dir", str(tmp_path / "c"), "--num-proc", "2"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:

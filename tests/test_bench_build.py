@@ -6,8 +6,10 @@ import json
 import math
 
 import bench_build
+import pytest
 
 
+@pytest.mark.benchmark
 def test_benchmark_runs_every_section_on_a_few_images(sample_dir, tmp_path, capsys):
     output = tmp_path / "figures.json"
     results = bench_build.main(
@@ -47,6 +49,7 @@ def test_imagemagick_arguments_are_the_matlab_centre_crop():
     assert rgb == ["in.JPEG", "-resize", "32x16^", "-gravity", "center", "-extent", "32x16", "out.bmp"]
 
 
+@pytest.mark.benchmark
 def test_sections_can_be_left_out(sample_dir, tmp_path, capsys):
     results = bench_build.main(
         [str(sample_dir), "--limit", "3", "--repeats", "1", "--configs", "8x8-gray-full", "--no-imagemagick",

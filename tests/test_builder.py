@@ -13,20 +13,16 @@ import imagenet_tiny
 from builder.classes import SEED_FIVE_CLASSES, read_synset_mapping
 from builder.geometry import fit_geometry, original_boxes
 from imagenet_tiny import ImageNetTiny
-from source_factory import make_devkit_source, make_kaggle_source
-from test_geometry import expected_tiny_box
+from tests.expected import expected_tiny_box
+from tests.fixtures.sources import make_devkit_source
 
 WNIDS = sorted(SEED_FIVE_CLASSES) + ["n01440764", "n01443537"]  # 7 classes; the config '-5' picks the seed's five
 TEST_WNIDS = ["n04090263", "n01532829"]  # a grayscale JPEG with a profile, and an Adobe RGB one
 
 
 @pytest.fixture(scope="module")
-def sources(tmp_path_factory, sample_dir, ilsvrc_dir):
-    root = tmp_path_factory.mktemp("sources")
-    return {
-        "kaggle": make_kaggle_source(root / "kaggle", sample_dir, ilsvrc_dir, WNIDS, val_per_class=2, test_wnids=TEST_WNIDS),
-        "devkit": make_devkit_source(root / "devkit", sample_dir, ilsvrc_dir, WNIDS, val_per_class=2, test_wnids=TEST_WNIDS),
-    }
+def sources(sample_sources):
+    return {layout: sample_sources(layout, WNIDS, val_per_class=2, test_wnids=TEST_WNIDS) for layout in ("kaggle", "devkit")}
 
 
 def build(config_name, source, cache_dir, **kwargs):
@@ -73,6 +69,7 @@ def test_stored_boxes_map_back_to_the_original(sources, tmp_path):
         assert np.all(np.abs(np.round(back) - np.array(made[row["image_id"]].boxes)) <= 1)
 
 
+@pytest.mark.full_scale
 def test_full_config_has_the_test_split_and_all_classes(sample_dir, ilsvrc_dir, tmp_path):
     all_wnids = read_synset_mapping(ilsvrc_dir / "LOC_synset_mapping.txt").wnids
     source = make_devkit_source(tmp_path / "src", sample_dir, ilsvrc_dir, all_wnids, train_per_class=1, val_per_class=0, test_wnids=TEST_WNIDS)

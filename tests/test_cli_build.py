@@ -2,52 +2,42 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from builder.synthetic import write_synthetic_source
-from conftest import REPO_ROOT
 from publish.preview import preview_size
-
-CLI = str(Path(sys.executable).with_name("imagenet-tiny"))
-
-
-def run(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HF_DATASETS_DISABLE_PROGRESS_BARS": "1"}
-    return subprocess.run([CLI, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=600)
+from tests import REPO_ROOT
+from tests.fixtures.cli import run_console_script
 
 
 @pytest.fixture(scope="module")
-def synthetic(tmp_path_factory):
-    root = tmp_path_factory.mktemp("synthetic")
-    write_synthetic_source(root, per_class=(4, 2, 2))
-    return root
+def synthetic(synthetic_sources):
+    return synthetic_sources(per_class=(4, 2, 2))
 
 
-def test_configs_lists_predefined_configs_and_the_grammar():
-    result = run("configs")
+def test_configs_lists_predefined_configs_and_the_grammar(run_cli):
+    result = run_cli("configs")
     assert result.returncode == 0, result.stderr
     assert "{W}x{H}-{gray|sRGB}-{N|full}[-{crop|pad|squash}]" in result.stdout
     assert "64x64-sRGB-full" in result.stdout and "8x8-gray-5" in result.stdout
 
 
-def test_generate_builds_and_says_what_it_built(synthetic, tmp_path):
-    result = run("generate", "16x16-sRGB-5", "--data-dir", str(synthetic), "--cache-dir", str(tmp_path), "--num-proc", "2")
+def test_generate_builds_and_says_what_it_built(synthetic, tmp_path, run_cli):
+    result = run_cli("generate", "16x16-sRGB-5", "--data-dir", str(synthetic), "--cache-dir", str(tmp_path), "--num-proc", "2")
     assert result.returncode == 0, result.stderr
     assert "Built 16x16-sRGB-5: 16x16 sRGB, 5 classes, fit crop" in result.stdout
     assert "train: 20 examples" in result.stdout and "validation: 10 examples" in result.stdout
     assert "no image was skipped" in result.stdout
 
 
-def test_generate_with_options(synthetic, tmp_path):
-    result = run(
+def test_generate_with_options(synthetic, tmp_path, run_cli):
+    result = run_cli(
         "generate", "8x8-gray-2-squash", "--data-dir", str(synthetic), "--cache-dir", str(tmp_path),
         "--classes", "n01622779,n03452741", "--resample", "lanczos",
     )
@@ -63,22 +53,29 @@ def test_generate_with_options(synthetic, tmp_path):
         (["8x8-gray-1", "--classes", "n09999999"], "not in"),
     ],
 )
-def test_generate_errors_are_one_clear_message(synthetic, tmp_path, args, message):
+def test_generate_errors_are_one_clear_message(synthetic, tmp_path, args, message, run_cli):
     if "--data-dir" not in args:
         args = [*args, "--data-dir", str(synthetic)]
-    result = run("generate", *args, "--cache-dir", str(tmp_path))
+    result = run_cli("generate", *args, "--cache-dir", str(tmp_path))
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr
 
 
-def test_strict_generate_names_the_unreadable_file(tmp_path):
+def test_the_console_script_exits_2_with_the_message_and_no_traceback(tmp_path):
+    """The installed ``imagenet-tiny`` itself, as a process (the other tests call ``cli.main`` in this one)."""
+    result = run_console_script("generate", "8x8-gray", "--data-dir", tmp_path, "--cache-dir", tmp_path)
+    assert result.returncode == 2 and result.stdout == ""
+    assert "is not an ImageNet-tiny config name" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_strict_generate_names_the_unreadable_file(tmp_path, run_cli):
     write_synthetic_source(tmp_path / "src", per_class=(2, 1, 0))
     broken = tmp_path / "src" / "ILSVRC" / "Data" / "CLS-LOC" / "train" / "n01622779" / "n01622779_1.JPEG"
     broken.write_bytes(broken.read_bytes()[:300])
-    result = run("generate", "8x8-gray-5", "--data-dir", str(tmp_path / "src"), "--cache-dir", str(tmp_path / "c"), "--strict")
+    result = run_cli("generate", "8x8-gray-5", "--data-dir", str(tmp_path / "src"), "--cache-dir", str(tmp_path / "c"), "--strict")
     assert result.returncode == 2
     assert f"cannot read {broken}" in result.stderr
-    lenient = run("generate", "8x8-gray-5", "--data-dir", str(tmp_path / "src"), "--cache-dir", str(tmp_path / "c"))
+    lenient = run_cli("generate", "8x8-gray-5", "--data-dir", str(tmp_path / "src"), "--cache-dir", str(tmp_path / "c"))
     assert lenient.returncode == 0, lenient.stderr
     assert "Skipped 1 unreadable image(s)" in lenient.stderr and str(broken) in lenient.stderr
     assert "skipped 1 unreadable image(s), listed in" in lenient.stdout
@@ -98,6 +95,7 @@ def demo_tables(stdout: str) -> dict[str, list[list[float]]]:
     return tables
 
 
+@pytest.mark.e2e
 def test_make_demo_runs_the_whole_workflow(tmp_path):
     """The README's first command; run with this environment so that it does not bootstrap another one."""
     output = tmp_path / "demo"

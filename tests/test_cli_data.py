@@ -11,27 +11,23 @@ import scipy.io
 from PIL import Image
 
 from builder.classes import SEED_FIVE_CLASSES
-from builder.synthetic import write_synthetic_source
 from imagenet_tiny import prepare_variant
-from source_factory import make_devkit_source
-from test_cli_build import run
+from tests.fixtures.sources import make_devkit_source
 
 
 @pytest.fixture(scope="module")
-def synthetic(tmp_path_factory):
-    root = tmp_path_factory.mktemp("synthetic")
-    write_synthetic_source(root, per_class=(3, 2, 1))
-    return root
+def synthetic(synthetic_sources):
+    return synthetic_sources(per_class=(3, 2, 1))
 
 
-def test_classes_text_and_csv(synthetic):
+def test_classes_text_and_csv(synthetic, run_cli):
     """ImageNet's 1000 classes with their IDs, of a Kaggle download too, and its training images of each."""
-    text = run("classes", "--data-dir", str(synthetic))
+    text = run_cli("classes", "--data-dir", str(synthetic))
     assert text.returncode == 0, text.stderr
     lines = text.stdout.splitlines()
     assert lines[0].split() == ["index", "wnid", "ILSVRC2014_ID", "train_images", "words"]
     assert lines[1].split() == ["0", "n01440764", "449", "0", "tench,", "Tinca", "tinca"]
-    table = list(csv.DictReader(io.StringIO(run("classes", "--data-dir", str(synthetic), "--csv").stdout)))
+    table = list(csv.DictReader(io.StringIO(run_cli("classes", "--data-dir", str(synthetic), "--csv").stdout)))
     assert len(table) == 1000
     assert [r["wnid"] for r in table if r["train_images"] != "0"] == sorted(SEED_FIVE_CLASSES)
     assert {r["train_images"] for r in table if r["wnid"] in SEED_FIVE_CLASSES} == {"3"}
@@ -39,12 +35,13 @@ def test_classes_text_and_csv(synthetic):
     assert (owl["ILSVRC2014_ID"], owl["words"]) == ("400", "great grey owl, great gray owl, Strix nebulosa")
 
 
-def test_classes_of_a_devkit_download_have_ilsvrc2014_ids(sample_dir, ilsvrc_dir, tmp_path):
+@pytest.mark.full_scale
+def test_classes_of_a_devkit_download_have_ilsvrc2014_ids(sample_dir, ilsvrc_dir, tmp_path, run_cli):
     from builder.classes import read_synset_mapping
 
     all_wnids = read_synset_mapping(ilsvrc_dir / "LOC_synset_mapping.txt").wnids
     make_devkit_source(tmp_path, sample_dir, ilsvrc_dir, all_wnids, train_per_class=1, val_per_class=0)
-    result = run("classes", "--data-dir", str(tmp_path), "--csv")
+    result = run_cli("classes", "--data-dir", str(tmp_path), "--csv")
     assert result.returncode == 0, result.stderr
     rows = {r["wnid"]: r for r in csv.DictReader(io.StringIO(result.stdout))}
     assert len(rows) == 1000
@@ -53,9 +50,9 @@ def test_classes_of_a_devkit_download_have_ilsvrc2014_ids(sample_dir, ilsvrc_dir
 
 
 @pytest.mark.parametrize("suffix", ["npz", "mat"])
-def test_to_numpy_matches_the_dataset(synthetic, tmp_path, suffix):
+def test_to_numpy_matches_the_dataset(synthetic, tmp_path, suffix, run_cli):
     out = tmp_path / f"tiny.{suffix}"
-    result = run("to-numpy", "8x8-gray-5", "--data-dir", str(synthetic), "--cache-dir", str(tmp_path / "c"), "--to", str(out), "--kaggle")
+    result = run_cli("to-numpy", "8x8-gray-5", "--data-dir", str(synthetic), "--cache-dir", str(tmp_path / "c"), "--to", str(out), "--kaggle")
     assert result.returncode == 0, result.stderr
     if suffix == "npz":
         arrays = dict(np.load(out))
@@ -78,16 +75,16 @@ def test_to_numpy_matches_the_dataset(synthetic, tmp_path, suffix):
     assert {int(r["Category"]) for r in submission} <= set(range(5))
 
 
-def test_to_numpy_needs_a_known_suffix(synthetic, tmp_path):
-    result = run("to-numpy", "8x8-gray-5", "--data-dir", str(synthetic), "--to", str(tmp_path / "x.h5"))
+def test_to_numpy_needs_a_known_suffix(synthetic, tmp_path, run_cli):
+    result = run_cli("to-numpy", "8x8-gray-5", "--data-dir", str(synthetic), "--to", str(tmp_path / "x.h5"))
     assert result.returncode == 2 and "must end in .npz (numpy) or .mat (MATLAB)" in result.stderr
 
 
-def test_preview_of_chosen_classes(synthetic, tmp_path):
+def test_preview_of_chosen_classes(synthetic, tmp_path, run_cli):
     from publish.preview import preview_size
 
     out = tmp_path / "preview.png"
-    result = run("preview", "16x16-sRGB-5", "--data-dir", str(synthetic), "--cache-dir", str(tmp_path / "c"),
+    result = run_cli("preview", "16x16-sRGB-5", "--data-dir", str(synthetic), "--cache-dir", str(tmp_path / "c"),
                  "--to", str(out), "--classes", "n01622779,n03452741")
     assert result.returncode == 0, result.stderr
     with Image.open(out) as picture:
@@ -95,14 +92,14 @@ def test_preview_of_chosen_classes(synthetic, tmp_path):
         # The first pair's tiny half shows the red disc class: red dominates it.
         pixels = np.asarray(picture.convert("RGB"), dtype=float)
     assert pixels[..., 0].mean() > pixels[..., 2].mean()
-    unknown = run("preview", "16x16-sRGB-5", "--data-dir", str(synthetic), "--cache-dir", str(tmp_path / "c"),
+    unknown = run_cli("preview", "16x16-sRGB-5", "--data-dir", str(synthetic), "--cache-dir", str(tmp_path / "c"),
                   "--to", str(out), "--classes", "n01440764")
     assert unknown.returncode == 2 and "'n01440764' is not a class of" in unknown.stderr
 
 
-def test_classes_of_a_partial_download_count_zero_for_missing_classes(sample_dir, ilsvrc_dir, tmp_path):
+def test_classes_of_a_partial_download_count_zero_for_missing_classes(sample_dir, ilsvrc_dir, tmp_path, run_cli):
     make_devkit_source(tmp_path, sample_dir, ilsvrc_dir, ["n02119789", "n01440764"], val_per_class=0)
-    result = run("classes", "--data-dir", str(tmp_path), "--csv")
+    result = run_cli("classes", "--data-dir", str(tmp_path), "--csv")
     assert result.returncode == 0, result.stderr
     rows = {r["wnid"]: r for r in csv.DictReader(io.StringIO(result.stdout))}
     assert len(rows) == 1000

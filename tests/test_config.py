@@ -84,8 +84,8 @@ def test_real_class_tables_agree(ilsvrc_dir, tmp_path):
     assert devkit.wnid_of_ilsvrc2014_id(1) == "n02119789"  # kit fox: devkit order is not WNID order
     assert devkit.subset(["n02119789"]).ilsvrc2014_ids == (1,)
 
-    from source_factory import write_meta_clsloc_mat
+    from builder.synthetic import write_meta_clsloc_mat
 
-    write_meta_clsloc_mat(ilsvrc_dir / "meta_clsloc.tsv", tmp_path / "meta_clsloc.mat")
+    write_meta_clsloc_mat(devkit, tmp_path / "meta_clsloc.mat")
     from_mat = read_meta_clsloc(tmp_path / "meta_clsloc.mat")
     assert from_mat == devkit.__class__(devkit.wnids, devkit.words, devkit.ilsvrc2014_ids, str(tmp_path / "meta_clsloc.mat"))

@@ -15,20 +15,15 @@ import numpy as np
 import pytest
 
 import cli
+from builder.classes import read_meta_clsloc
+from builder.synthetic import write_meta_clsloc_mat
 from metrics.devkit_files import devkit_prediction_line, write_lines
-from source_factory import write_meta_clsloc_mat
-from readme import readme_section
+from tests import REPO_ROOT
+from tests.readme import readme_section
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 README_SECTION = readme_section("Evaluation")
 FISH = ("n01440764", "n01443537")  # tench, goldfish
 SMALL_WNIDS = ("n02119789", "n02100735", "n02110185", "n02096294")  # the classes of ILSVRC2014_IDs 1..4
-
-
-def run(argv: list[str], capsys) -> tuple[int, str, str]:
-    code = cli.main(argv)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def write(path: Path, text: str) -> Path:
@@ -66,11 +61,8 @@ def evaluate_small(small: Path) -> list[str]:
     ]
 
 
-def test_table_by_hand(small, capsys):
-    code, out, err = run(
-        [*evaluate_small(small), "--max-guesses", "3"],
-        capsys,
-    )
+def test_table_by_hand(small, run_cli):
+    code, out, err = run_cli(*evaluate_small(small), "--max-guesses", "3")
     # The layout is inferred, and the note says from what: line 1 has a 0, which no ILSVRC2014_ID is.
     assert code == 0 and err.startswith(
         f"note: {small / 'pred.txt'}: read as 'label xmin ymin xmax ymax' guesses "
@@ -90,11 +82,10 @@ def test_table_by_hand(small, capsys):
     ]
 
 
-def test_table_without_blacklist(small, capsys):
-    code, out, _ = run(
-        ["evaluate", "--predictions", str(small / "pred.txt"), "--ground-truth", str(small / "gt.txt"),
-         "--boxes", str(small / "val"), "--max-guesses", "3"],
-        capsys,
+def test_table_without_blacklist(small, run_cli):
+    code, out, _ = run_cli(
+        "evaluate", "--predictions", str(small / "pred.txt"), "--ground-truth", str(small / "gt.txt"),
+        "--boxes", str(small / "val"), "--max-guesses", "3",
     )  # fmt: skip
     assert code == 0
     # Image 3, no longer blacklisted, is located from its third guess on.
@@ -108,57 +99,34 @@ def test_table_without_blacklist(small, capsys):
     ]
 
 
-def test_labels_only_predictions_against_boxes(small, capsys):
+def test_labels_only_predictions_against_boxes(small, run_cli):
     write(small / "labels.txt", "1\n4 2\n1 2 3\n1\n")
-    code, out, err = run(
-        ["evaluate", "--predictions", str(small / "labels.txt"), "--ground-truth", str(small / "gt.txt"),
-         "--boxes", str(small / "val"), "--guesses", "labels"],
-        capsys,
+    code, out, err = run_cli(
+        "evaluate", "--predictions", str(small / "labels.txt"), "--ground-truth", str(small / "gt.txt"),
+        "--boxes", str(small / "val"), "--guesses", "labels",
     )  # fmt: skip
     assert code == 0
     assert err == "note: the predictions have no boxes: classification error only\n"
     assert out.splitlines()[-6] == "# guesses vs cls error"
 
 
-def test_labels_only_table_and_json(small, capsys):
+def test_labels_only_table_and_json(small, run_cli):
     write(small / "labels.txt", "1\n4 2\n1 2 3\n1\n")
-    code, out, _ = run(
-        [
-            "evaluate",
-            "--predictions",
-            str(small / "labels.txt"),
-            "--ground-truth",
-            str(small / "gt.txt"),
-            "--max-guesses",
-            "2",
-        ],
-        capsys,
+    code, out, _ = run_cli(
+        "evaluate", "--predictions", str(small / "labels.txt"), "--ground-truth", str(small / "gt.txt"), "--max-guesses", "2"
     )
     assert code == 0
     assert out.splitlines()[0] == "CLASSIFICATION TASK"
     assert out.splitlines()[-3:] == ["# guesses vs cls error", "    1.0000    0.7500", "    2.0000    0.5000"]
-    code, out, _ = run(
-        ["evaluate", "--predictions", str(small / "labels.txt"), "--ground-truth", str(small / "gt.txt"), "--json"],
-        capsys,
-    )
+    code, out, _ = run_cli("evaluate", "--predictions", str(small / "labels.txt"), "--ground-truth", str(small / "gt.txt"), "--json")
     assert json.loads(out) == {"cls_error": [0.75, 0.5, 0.25, 0.25, 0.25], "top1_error": 0.75, "top5_error": 0.25}
 
 
-def test_boxed_predictions_without_ground_truth_boxes_score_classification(small, capsys):
-    code, out, err = run(
-        [
-            "evaluate",
-            "--predictions",
-            str(small / "pred.txt"),
-            "--ground-truth",
-            str(small / "gt.txt"),
-            "--guesses",
-            "boxes",
-            "--max-guesses",
-            "3",
-        ],
-        capsys,
-    )
+def test_boxed_predictions_without_ground_truth_boxes_score_classification(small, run_cli):
+    code, out, err = run_cli(
+        "evaluate", "--predictions", str(small / "pred.txt"), "--ground-truth", str(small / "gt.txt"),
+        "--guesses", "boxes", "--max-guesses", "3",
+    )  # fmt: skip
     assert code == 0
     assert err == "note: the ground truth has no boxes (give --boxes): classification error only\n"
     assert out.splitlines()[-1] == "    3.0000    0.2500"
@@ -186,12 +154,9 @@ def test_boxed_predictions_without_ground_truth_boxes_score_classification(small
         (lambda d: (d / "gt.txt").unlink(), r"No such file or directory: .*gt.txt"),
     ],
 )
-def test_bad_input_exits_2_with_the_reason(small, capsys, change, message):
+def test_bad_input_exits_2_with_the_reason(small, change, message, run_cli):
     change(small)
-    code, out, err = run(
-        evaluate_small(small),
-        capsys,
-    )
+    code, out, err = run_cli(*evaluate_small(small))
     assert code == 2 and out == ""
     assert re.search(r"^imagenet-tiny evaluate: error: .*" + message, err), err
 
@@ -210,28 +175,22 @@ def subset_small(small: Path, *choice: str) -> list[str]:
     ]
 
 
-def test_subset_command(small, capsys, monkeypatch):
-    code, out, err = run(
-        subset_small(small, "--classes", f"{SMALL_WNIDS[1]},{SMALL_WNIDS[3]}", "--name", "even"),
-        capsys,
-    )
+def test_subset_command(small, monkeypatch, run_cli):
+    code, out, err = run_cli(*subset_small(small, "--classes", f"{SMALL_WNIDS[1]},{SMALL_WNIDS[3]}", "--name", "even"))
     assert code == 0, err
     assert out.splitlines()[0] == "2 classes, 2 validation images"
     assert (small / "out" / "ILSVRC2014_clsloc_validation_ground_truth-even.txt").read_text() == "2\n4\n"
     assert (small / "out" / "ILSVRC2014_filelist-even.txt").read_text() == "2\n4\n"
     assert (small / "out" / "ILSVRC2014_clsloc_validation_blacklist-even.txt").read_text() == ""
     write(small / "classes.txt", f"{SMALL_WNIDS[2]}\n")
-    code, out, _ = run(
-        subset_small(small, "--classes-file", str(small / "classes.txt"), "--name", "three"),
-        capsys,
-    )
+    code, out, _ = run_cli(*subset_small(small, "--classes-file", str(small / "classes.txt"), "--name", "three"))
     assert code == 0
     assert (small / "out" / "ILSVRC2014_clsloc_validation_blacklist-three.txt").read_text() == "1\n"
     # The devkit layout's defaults, relative to the current folder, name the missing file.
     monkeypatch.chdir(small)
-    code, _, err = run(["subset", "--classes", SMALL_WNIDS[2], "--name", "x"], capsys)
+    code, _, err = run_cli("subset", "--classes", SMALL_WNIDS[2], "--name", "x")
     assert code == 2 and "data/ILSVRC2014_clsloc_validation_ground_truth.txt" in err
-    code, _, err = run(["subset", "--classes", " , ", "--name", "x"], capsys)
+    code, _, err = run_cli("subset", "--classes", " , ", "--name", "x")
     assert code == 2 and "--classes is empty" in err
 
 
@@ -268,50 +227,35 @@ def noisy_predictions(ilsvrc_dir: Path, path: Path, seed: int = 0) -> None:
     write_lines(path, lines)
 
 
-def test_perfect_predictions_score_zero(ilsvrc_dir, capsys):
+def test_perfect_predictions_score_zero(ilsvrc_dir, run_cli):
     ground_truth = str(ilsvrc_dir / "ILSVRC2014_clsloc_validation_ground_truth.txt")
-    code, out, _ = run(["evaluate", "--predictions", ground_truth, "--ground-truth", ground_truth], capsys)
+    code, out, _ = run_cli("evaluate", "--predictions", ground_truth, "--ground-truth", ground_truth)
     assert code == 0
     assert out.splitlines()[-6:] == ["# guesses vs cls error"] + [f"{k:10.4f}    0.0000" for k in range(1, 6)]
 
 
-def test_kaggle_solution_against_the_devkit_ground_truth(ilsvrc_dir, tmp_path, capsys):
+@pytest.mark.full_scale
+def test_kaggle_solution_against_the_devkit_ground_truth(ilsvrc_dir, tmp_path, run_cli):
     """The Kaggle CSV (WNIDs, shuffled rows) and the devkit file (IDs, in order) agree image by image,
     with the shipped class table, or with the user's devkit or Kaggle table checked against it."""
-    write_meta_clsloc_mat(ilsvrc_dir / "meta_clsloc.tsv", tmp_path / "meta_clsloc.mat")
+    write_meta_clsloc_mat(read_meta_clsloc(ilsvrc_dir / "meta_clsloc.tsv"), tmp_path / "meta_clsloc.mat")
     for meta in ([], ["--meta", str(tmp_path / "meta_clsloc.mat")], ["--meta", str(ilsvrc_dir / "LOC_synset_mapping.txt")]):
-        code, out, err = run(
-            [
-                "evaluate",
-                "--predictions",
-                str(ilsvrc_dir / "LOC_val_solution.csv"),
-                "--ground-truth",
-                str(ilsvrc_dir / "ILSVRC2014_clsloc_validation_ground_truth.txt"),
-                "--boxes",
-                str(ilsvrc_dir / "LOC_val_solution.csv"),
-                *meta,
-                "--json",
-            ],
-            capsys,
-        )
+        code, out, err = run_cli(
+            "evaluate", "--predictions", str(ilsvrc_dir / "LOC_val_solution.csv"),
+            "--ground-truth", str(ilsvrc_dir / "ILSVRC2014_clsloc_validation_ground_truth.txt"),
+            "--boxes", str(ilsvrc_dir / "LOC_val_solution.csv"), *meta, "--json",
+        )  # fmt: skip
         assert code == 0, err
         results = json.loads(out)
         assert results["cls_error"] == [0.0] * 5 and results["clsloc_error"] == [0.0] * 5
 
 
-def test_random_classifier(ilsvrc_dir, tmp_path, capsys):
+def test_random_classifier(ilsvrc_dir, tmp_path, run_cli):
     random_classifier(tmp_path / "random.txt")
-    code, out, _ = run(
-        [
-            "evaluate",
-            "--predictions",
-            str(tmp_path / "random.txt"),
-            "--ground-truth",
-            str(ilsvrc_dir / "ILSVRC2014_clsloc_validation_ground_truth.txt"),
-            "--json",
-        ],
-        capsys,
-    )
+    code, out, _ = run_cli(
+        "evaluate", "--predictions", str(tmp_path / "random.txt"),
+        "--ground-truth", str(ilsvrc_dir / "ILSVRC2014_clsloc_validation_ground_truth.txt"), "--json",
+    )  # fmt: skip
     results = json.loads(out)
     assert results["top1_error"] == pytest.approx(0.999, abs=0.0006)  # 3 standard deviations
     assert results["top5_error"] == pytest.approx(0.995, abs=0.0011)
@@ -320,15 +264,17 @@ def test_random_classifier(ilsvrc_dir, tmp_path, capsys):
 # ----------------------------------------------------------------------------- the README section
 
 
-@pytest.fixture
-def readme_workdir(ilsvrc_dir, tmp_path) -> Path:
-    """The files the README's commands name, in one folder: real ground truth, made-up predictions.
+@pytest.fixture(scope="module")
+def readme_workdir(ilsvrc_dir, tmp_path_factory) -> Path:
+    """The files the README's commands name, in one folder: real ground truth, made-up predictions. The
+    commands run in it one after the other, as the README shows them (the subset's files are evaluated).
 
     The real blacklist is not in ../shared: a stand-in blacklists every 29th image.
     """
+    tmp_path = tmp_path_factory.mktemp("readme-evaluation")
     for name in ("ILSVRC2014_clsloc_validation_ground_truth.txt", "LOC_val_solution.csv", "LOC_synset_mapping.txt"):
         (tmp_path / name).symlink_to(ilsvrc_dir / name)
-    write_meta_clsloc_mat(ilsvrc_dir / "meta_clsloc.tsv", tmp_path / "meta_clsloc.mat")
+    write_meta_clsloc_mat(read_meta_clsloc(ilsvrc_dir / "meta_clsloc.tsv"), tmp_path / "meta_clsloc.mat")
     write_lines(tmp_path / "ILSVRC2014_clsloc_validation_blacklist.txt", (str(n) for n in range(29, 50_001, 29)))
     random_classifier(tmp_path / "random.txt")
     noisy_predictions(ilsvrc_dir, tmp_path / "predictions.txt")
@@ -365,28 +311,35 @@ def console_blocks(text: str) -> list[tuple[str, list[str]]]:
     return commands
 
 
-def test_readme_section_commands(readme_workdir, capsys, monkeypatch):
-    commands = console_blocks(README_SECTION)
-    assert {command.split()[0] for command, _ in commands} == {"imagenet-tiny", ".venv/bin/python"}
-    ran = 0
-    for command, expected in commands:
-        argv = shlex.split(command)
-        if argv[0] == ".venv/bin/python":
-            result = subprocess.run(
-                [sys.executable, *argv[1:]], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120
-            )
-            assert result.returncode == 0, result.stderr
-            output = result.stdout
-        else:
-            monkeypatch.chdir(readme_workdir)
-            code, output, err = run(argv[1:], capsys)
-            assert code == 0, f"{command}: {err}"
-        if expected:
-            assert output.splitlines() == expected, command
-        ran += 1
-    assert ran >= 6
+CONSOLE_COMMANDS = console_blocks(README_SECTION)
 
 
+def test_the_section_shows_commands_of_both_kinds():
+    assert {command.split()[0] for command, _ in CONSOLE_COMMANDS} == {"imagenet-tiny", ".venv/bin/python"}
+    assert len(CONSOLE_COMMANDS) >= 6
+
+
+@pytest.mark.parametrize(
+    "command, expected",
+    [
+        pytest.param(command, expected, id=command, marks=pytest.mark.e2e) for command, expected in CONSOLE_COMMANDS
+    ],
+)
+def test_readme_section_command(command, expected, readme_workdir, run_cli):
+    """Each ``$ command`` of the section prints what the README shows under it (where it shows something)."""
+    argv = shlex.split(command)
+    if argv[0] == ".venv/bin/python":
+        result = subprocess.run([sys.executable, *argv[1:]], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        output = result.stdout
+    else:
+        code, output, err = run_cli(*argv[1:], cwd=readme_workdir)
+        assert code == 0, f"{command}: {err}"
+    if expected:
+        assert output.splitlines() == expected, command
+
+
+@pytest.mark.e2e
 def test_readme_section_python_examples(monkeypatch):
     monkeypatch.chdir(REPO_ROOT)
     code = "\n".join(re.findall(r"```python\n(.*?)```", README_SECTION, re.DOTALL))

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import datasets
@@ -14,24 +11,20 @@ import pytest
 from huggingface_hub import DatasetCard
 from PIL import Image
 
-from builder.synthetic import write_synthetic_source
 from imagenet_tiny import ImageNetTiny, prepare_variant
 from publish.card import DefaultConfigError, ExportLayoutError, config_info, folder_default_config, variant_row, write_card
 from publish.export import export, write_config, write_preview
 from publish.folder import LOCK_FILENAME, MANIFEST_FILENAME
 from publish.preview import draw_preview, preview_size
 
-CLI = str(Path(sys.executable).with_name("imagenet-tiny"))
 # Every predefined size, both colours, and the two other fit modes.
 CONFIGS = ["8x8-gray-5", "16x16-sRGB-5", "32x32-gray-5", "64x64-sRGB-5", "16x16-gray-5-pad", "8x8-sRGB-5-squash"]
 PER_CLASS = (3, 2, 2)
 
 
 @pytest.fixture(scope="module")
-def source(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("synthetic")
-    write_synthetic_source(root, per_class=PER_CLASS)
-    return root
+def source(synthetic_sources) -> Path:
+    return synthetic_sources(per_class=PER_CLASS)
 
 
 @pytest.fixture(scope="module")
@@ -181,7 +174,7 @@ def test_timm_readers_load_the_default_config_of_the_export_root(exported, sourc
     assert streamed == [(row["image_id"], row["label"]) for row in local]
 
 
-def test_default_config_is_asked_for_or_kept(tmp_path, source, cache_dir):
+def test_default_config_is_asked_for_or_kept(tmp_path, source, cache_dir, run_cli):
     out = tmp_path / "export"
     export([CONFIGS[1], CONFIGS[0]], source, out, cache_dir=cache_dir)
     assert folder_default_config(out) == CONFIGS[1]  # the first exported, not the first in the card's order
@@ -200,12 +193,8 @@ def test_default_config_is_asked_for_or_kept(tmp_path, source, cache_dir):
         export([CONFIGS[2]], source, out, cache_dir=str(fresh), default_config=CONFIGS[3])
     assert not fresh.exists() and folder_default_config(out) == CONFIGS[0]
 
-    env = {**os.environ, "HF_DATASETS_DISABLE_PROGRESS_BARS": "1"}
-    result = subprocess.run(
-        [CLI, "export", CONFIGS[2], "--data-dir", str(source), "--to", str(out), "--cache-dir", cache_dir,
-         "--default-config", CONFIGS[2]],
-        capture_output=True, text=True, env=env, timeout=600,
-    )
+    result = run_cli("export", CONFIGS[2], "--data-dir", source, "--to", out, "--cache-dir", cache_dir,
+                     "--default-config", CONFIGS[2])
     assert result.returncode == 0, result.stderr
     assert f"datasets.load_dataset({str(out)!r}) (the default config, {CONFIGS[2]})" in result.stdout
     assert folder_default_config(out) == CONFIGS[2]
@@ -278,18 +267,13 @@ def test_write_config_from_split_datasets_as_a_finalize_step_would(tmp_path, sou
         write_config(pieces, "16x16-sRGB-5-crop", tmp_path / "export")
 
 
-def test_export_command(tmp_path, source, cache_dir):
+def test_export_command(tmp_path, source, cache_dir, run_cli):
     out = tmp_path / "imagenet-tiny-export"
-    env = {**os.environ, "HF_DATASETS_DISABLE_PROGRESS_BARS": "1"}
-    result = subprocess.run(
-        [CLI, "export", "16x16-sRGB-5", "8x8-gray-5-pad", "--data-dir", str(source), "--to", str(out),
-         "--cache-dir", cache_dir, "--num-proc", "2"],
-        capture_output=True, text=True, env=env, timeout=600,
-    )
+    result = run_cli("export", "16x16-sRGB-5", "8x8-gray-5-pad", "--data-dir", source, "--to", out,
+                     "--cache-dir", cache_dir, "--num-proc", "2")
     assert result.returncode == 0, result.stderr
     assert "Exported 16x16-sRGB-5: 2 Parquet shard(s) and a preview" in result.stdout
     assert_same_dataset(load_export(out, "8x8-gray-5-pad", tmp_path), built("8x8-gray-5-pad", source, cache_dir))
-    bad = subprocess.run([CLI, "export", "16x16-sRGB", "--data-dir", str(source), "--to", str(out)],
-                         capture_output=True, text=True, env=env, timeout=600)
+    bad = run_cli("export", "16x16-sRGB", "--data-dir", source, "--to", out)
     assert bad.returncode == 2 and "is not an ImageNet-tiny config name" in bad.stderr
     assert re.search(r"Traceback", bad.stderr) is None

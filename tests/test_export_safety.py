@@ -19,16 +19,15 @@ from builder.classes import SEED_FIVE_CLASSES
 from publish.card import ExportLayoutError, is_generated_card, write_card
 from publish.export import export
 from publish.folder import LOCK_FILENAME, MANIFEST_FILENAME, OverwriteError
-from source_factory import make_kaggle_source
+from tests.fixtures.cli import run_console_script
 
-CLI = str(Path(sys.executable).with_name("imagenet-tiny"))
 CONFIG, OTHER = "16x16-sRGB-5", "8x8-gray-5"
 ENV = {**os.environ, "HF_DATASETS_DISABLE_PROGRESS_BARS": "1"}
 
 
 @pytest.fixture(scope="module")
-def source(tmp_path_factory, sample_dir, ilsvrc_dir) -> Path:
-    return make_kaggle_source(tmp_path_factory.mktemp("source"), sample_dir, ilsvrc_dir, SEED_FIVE_CLASSES).root
+def source(sample_sources) -> Path:
+    return sample_sources("kaggle", SEED_FIVE_CLASSES).root
 
 
 @pytest.fixture(scope="module")
@@ -36,11 +35,6 @@ def cache_dir(tmp_path_factory, source) -> str:
     cache = str(tmp_path_factory.mktemp("builds"))
     export([CONFIG, OTHER], source, tmp_path_factory.mktemp("warm"), cache_dir=cache)  # builds both once
     return cache
-
-
-def run_cli(*args: str, cwd=None, preexec_fn=None) -> subprocess.CompletedProcess:
-    return subprocess.run([CLI, *args], capture_output=True, text=True, env=ENV, cwd=cwd, preexec_fn=preexec_fn,
-                          timeout=600)
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -59,7 +53,7 @@ def test_a_readme_export_did_not_write_is_refused_before_any_build(tmp_path, sou
     assert not (tmp_path / "never-built").exists()  # refused before the (long) build
 
 
-def test_export_to_dot_inside_a_project_keeps_its_readme_unless_forced(tmp_path, source, cache_dir):
+def test_export_to_dot_inside_a_project_keeps_its_readme_unless_forced(tmp_path, source, cache_dir, run_cli):
     project = tmp_path / "project"
     project.mkdir()
     (project / "README.md").write_text("# My project\n")
@@ -176,8 +170,8 @@ def test_a_full_disk_names_the_path_and_leaves_the_previous_export_whole(tmp_pat
     out = tmp_path / "out"
     export([CONFIG], source, out, cache_dir=cache_dir)
     before = snapshot(out)
-    failed = run_cli("export", CONFIG, "--data-dir", str(source), "--to", str(out), "--cache-dir", cache_dir,
-                     preexec_fn=files_at_most(1000))
+    failed = run_console_script("export", CONFIG, "--data-dir", source, "--to", out, "--cache-dir", cache_dir,
+                                env=ENV, preexec_fn=files_at_most(1000))
     assert failed.returncode == 2, failed.stderr
     assert "Traceback" not in failed.stderr
     assert f"cannot write {out}/" in failed.stderr and "File too large" in failed.stderr, failed.stderr

@@ -13,8 +13,9 @@ from builder.classes import (
     read_synset_mapping,
 )
 from builder.sources import open_source
+from builder.synthetic import write_meta_clsloc_mat
 from imagenet_tiny import ImageNetTiny
-from source_factory import make_devkit_source, make_kaggle_source, write_meta_clsloc_mat
+from tests.fixtures.sources import make_devkit_source, make_kaggle_source
 
 WNIDS = ["n01440764", "n01443537", "n02119789"]  # tench, goldfish, kit fox (ILSVRC2014_ID 1)
 
@@ -68,7 +69,7 @@ def test_a_devkit_class_table_with_other_ids_is_named(tmp_path, sample_dir, ilsv
     # IDs 1 (n02119789, kit fox) and 2 (n02100735, English setter) swapped: the first in WNID order is named.
     edit_lines(swapped, lambda lines: [lines[0], lines[2].replace("2\t", "1\t", 1), lines[1].replace("1\t", "2\t", 1), *lines[3:]])
     meta = made.root / "ILSVRC2014_devkit" / "data" / "meta_clsloc.mat"
-    write_meta_clsloc_mat(swapped, meta)
+    write_meta_clsloc_mat(read_meta_clsloc(swapped), meta)
     with pytest.raises(ClassTableError, match=rf"{meta} does not match ImageNet's class table: n02100735 has ILSVRC2014_ID 1, not 2"):
         open_source(made.root)
 

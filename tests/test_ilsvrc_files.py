@@ -11,7 +11,7 @@ from builder.ilsvrc_files import validation_image_id, validation_image_number
 from builder.sources import SourceLayoutError, open_source
 from builder.sources.annotations import AnnotationError, read_solution_csv
 from metrics.devkit_files import EvaluationFileError, LabelSpace, read_ground_truth
-from source_factory import make_devkit_source
+from tests.fixtures.sources import make_devkit_source
 
 GROUND_TRUTH = "ILSVRC2014_clsloc_validation_ground_truth.txt"
 WNIDS = ["n01751748", "n09193705"]  # the classes of validation images 1 and 2

@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from builder.transform import DECODE_ERRORS, UnsupportedImageError, tiny_image
-from source_factory import sample_path
+from tests.fixtures.sources import sample_path
 
 SIZE = (16, 16)
 

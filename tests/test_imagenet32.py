@@ -11,10 +11,8 @@ import pytest
 
 import cli
 from builder.classes import read_meta_clsloc, read_synset_mapping, select_classes
-from builder.synthetic import write_synthetic_source
 from imagenet_tiny import prepare_variant
 from publish.imagenet32 import write_imagenet32
-from source_factory import make_kaggle_source
 
 CONFIG = "32x32-sRGB-12-squash"  # 12 classes x 2 images: batches of 2, the tenth holding the other 6
 SIZE = 32
@@ -41,11 +39,10 @@ def load_as_chrabaszcz(folder, name, img_size, mean_image=None):
 
 
 @pytest.fixture(scope="module")
-def variant(sample_dir, ilsvrc_dir, tmp_path_factory):
+def variant(sample_sources, ilsvrc_dir, tmp_path_factory):
     """A Kaggle download (no devkit table) of 12 real classes, 2 train and 2 validation images each, and its variant."""
-    root = tmp_path_factory.mktemp("kaggle")
     all_wnids = read_synset_mapping(ilsvrc_dir / "LOC_synset_mapping.txt").wnids
-    make_kaggle_source(root, sample_dir, ilsvrc_dir, select_classes(all_wnids, 12), val_per_class=2)
+    root = sample_sources("kaggle", select_classes(all_wnids, 12), val_per_class=2).root
     cache = tmp_path_factory.mktemp("cache")
     dataset = prepare_variant(CONFIG, str(root), cache_dir=str(cache)).as_dataset()
     return root, cache, dataset
@@ -138,10 +135,8 @@ def test_cli_writes_the_same_files(variant, devkit, ilsvrc_dir, tmp_path, capsys
 
 
 @pytest.fixture(scope="module")
-def synthetic(tmp_path_factory):
-    root = tmp_path_factory.mktemp("synthetic")
-    write_synthetic_source(root, per_class=(2, 1, 0))
-    return root
+def synthetic(synthetic_sources):
+    return synthetic_sources(per_class=(2, 1, 0))
 
 
 @pytest.mark.parametrize(
@@ -173,6 +168,7 @@ def test_cli_output_format_must_fit_to(synthetic, tmp_path, capsys, to, extra, m
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.benchmark
 def test_the_recipe_config_stays_within_two_grey_levels_of_full_decodes(sample_dir):
     """32x32-sRGB-full-squash against a full decode, the builder's and plain Pillow's (Chrabaszcz et al.'s
     recipe: no colour management), on real sample images (the README quotes both figures for all 1000)."""

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO_ROOT
+from tests import REPO_ROOT
 
 LAYERS = {"builder": 0, "imagenet_tiny": 1, "metrics": 1, "publish": 2, "demo": 3, "cli": 4}
 METRIC_MODULE = REPO_ROOT / "metrics" / "imagenet_clsloc" / "imagenet_clsloc.py"

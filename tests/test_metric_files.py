@@ -9,8 +9,9 @@ import datasets
 import numpy as np
 import pytest
 
-from builder.classes import SEED_FIVE_CLASSES, ClassTableError, read_class_table
+from builder.classes import SEED_FIVE_CLASSES, ClassTableError, read_class_table, read_meta_clsloc
 from builder.geometry import fit_geometry, tiny_boxes
+from builder.synthetic import write_meta_clsloc_mat
 from metrics.devkit_files import (
     EvaluationFileError,
     LabelSpace,
@@ -25,7 +26,6 @@ from metrics.devkit_files import (
 from metrics.predictions import prediction_rows, write_devkit_predictions, write_kaggle_predictions
 from metrics.scoring import score_files
 from metrics.subset import make_tiny_eval_clsloc, renumber_blacklist, subset_positions
-from source_factory import write_meta_clsloc_mat
 
 # Three classes; ILSVRC2014_IDs are not in WNID order, as in the real devkit table.
 TINY_META = "ILSVRC2014_ID\tWNID\twords\n1\tn02119789\tkit fox\n2\tn01440764\ttench\n3\tn01443537\tgoldfish\n"
@@ -96,7 +96,7 @@ def test_label_space_with_a_kaggle_table_cannot_read_ids(tmp_path):
 
 
 def test_meta_clsloc_mat_reads_like_its_text_form(ilsvrc_dir, tmp_path):
-    write_meta_clsloc_mat(ilsvrc_dir / "meta_clsloc.tsv", tmp_path / "meta_clsloc.mat")
+    write_meta_clsloc_mat(read_meta_clsloc(ilsvrc_dir / "meta_clsloc.tsv"), tmp_path / "meta_clsloc.mat")
     from_mat = LabelSpace(read_class_table(tmp_path / "meta_clsloc.mat"))
     from_tsv = LabelSpace(read_class_table(ilsvrc_dir / "meta_clsloc.tsv"))
     ids = [str(i) for i in range(1, 1001)]
@@ -424,32 +424,8 @@ def test_subset_of_the_real_ground_truth(ilsvrc_dir, tmp_path):
 
 # ----------------------------------------------------------------------------- prediction files from a dataset
 
-NAMES = ["n01440764", "n01443537", "n02119789"]
 
-
-def tiny_dataset(image_ids, sizes) -> datasets.Dataset:
-    features = datasets.Features(
-        {
-            "image_id": datasets.Value("string"),
-            "label": datasets.ClassLabel(names=NAMES),
-            "bboxes": datasets.List(datasets.List(datasets.Value("float32"), length=4)),
-            "original_width": datasets.Value("int32"),
-            "original_height": datasets.Value("int32"),
-        }
-    )
-    return datasets.Dataset.from_dict(
-        {
-            "image_id": image_ids,
-            "label": [0] * len(image_ids),
-            "bboxes": [[] for _ in image_ids],
-            "original_width": [w for w, _ in sizes],
-            "original_height": [h for _, h in sizes],
-        },
-        features=features,
-    )
-
-
-def test_prediction_files_by_hand(tmp_path, meta):
+def test_prediction_files_by_hand(tmp_path, meta, tiny_dataset):
     dataset = tiny_dataset(
         ["ILSVRC2012_val_00000003", "ILSVRC2012_val_00000001", "ILSVRC2012_val_00000002"],
         [(80, 40), (100, 50), (100, 50)],
@@ -489,7 +465,7 @@ def test_prediction_files_by_hand(tmp_path, meta):
     assert (tmp_path / "labels.txt").read_text() == "3\n2 3 1\n1 2\n"
 
 
-def test_prediction_file_errors(tmp_path, meta):
+def test_prediction_file_errors(tmp_path, meta, tiny_dataset):
     dataset = tiny_dataset(["ILSVRC2012_val_00000001", "ILSVRC2012_val_00000002"], [(100, 50), (100, 50)])
     with pytest.raises(ValueError, match="1 predictions for a dataset of 2 examples"):
         prediction_rows(dataset, [[0]])

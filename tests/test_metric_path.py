@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-tomllib = pytest.importorskip("tomllib")  # Python 3.11+: reads pyproject.toml for what a build includes
+from tests import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+tomllib = pytest.importorskip("tomllib")  # Python 3.11+: reads pyproject.toml for what a build includes
 
 # What a user types; top-1 labels, one of two right: top-1 error 0.5.
 LOAD_AND_SCORE = """
@@ -68,6 +68,7 @@ def _copy_build_sources(destination: Path) -> Path:
     return destination
 
 
+@pytest.mark.e2e
 def test_metric_path_works_after_a_regular_install(tmp_path):
     """A real (non-editable) install: the metric script and its card are package data, found from anywhere."""
     source = _copy_build_sources(tmp_path / "source")

@@ -1,8 +1,8 @@
 """``imagenet-tiny publish`` end to end, with the real huggingface_hub and datasets clients, against a local Hub.
 
-The Hub is :mod:`hub_server` on 127.0.0.1. Every client runs in a subprocess whose environment points
-``HF_ENDPOINT`` at it (huggingface_hub and datasets read it when imported), with Xet disabled, a private
-``HF_HOME`` and no other ``HF_*`` variable of this machine: nothing can reach the internet.
+The Hub is :mod:`tests.hub_server` on 127.0.0.1 (the ``hub`` fixture). Every client runs in a subprocess
+whose environment (``hub_env``) points ``HF_ENDPOINT`` at it: huggingface_hub and datasets read it when
+imported, so here the process is the point.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import fnmatch
 import functools
 import hashlib
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -21,12 +20,12 @@ import datasets
 import pytest
 from huggingface_hub import DatasetCard
 
-from builder.synthetic import write_synthetic_source
-from hub_server import Fault, HubServer
 from imagenet_tiny import prepare_variant
+from tests.fixtures.cli import run_console_script
+from tests.fixtures.hub import BOB, READ, WRITE
+from tests.hub_server import Fault
 
-CLI = str(Path(sys.executable).with_name("imagenet-tiny"))
-WRITE, READ, BOB = "hf_alice_write_0123456789", "hf_alice_read_0123456789", "hf_bob_write_0123456789"
+pytestmark = pytest.mark.hub
 C1, C2, C3 = "16x16-sRGB-5", "8x8-gray-5", "32x32-gray-5-pad"
 
 LOAD = """
@@ -61,13 +60,8 @@ json.dump({
 
 
 @pytest.fixture(scope="module")
-def hub():
-    with HubServer() as server:
-        server.state.add_token(WRITE, "alice", "write", orgs=("tiny-org",))
-        server.state.add_token(READ, "alice", "read")
-        server.state.add_token(BOB, "bob", "write")
-        yield server
-        assert not server.state.unknown, f"requests the local Hub does not know: {server.state.unknown}"
+def source(synthetic_sources) -> Path:
+    return synthetic_sources(per_class=(3, 2, 0))
 
 
 @contextlib.contextmanager
@@ -81,39 +75,14 @@ def faults(hub, *injected: Fault):
 
 
 @pytest.fixture(scope="module")
-def source(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("synthetic")
-    write_synthetic_source(root, per_class=(3, 2, 0))
-    return root
-
-
-@pytest.fixture(scope="module")
 def cache_dir(tmp_path_factory) -> str:
     return str(tmp_path_factory.mktemp("builds"))
 
 
-@pytest.fixture
-def env(hub, tmp_path) -> dict[str, str]:
-    """A client environment that can only see the local Hub; the token is added per call."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_"))}
-    return {
-        **clean,
-        "HF_ENDPOINT": hub.endpoint,
-        "HF_HUB_DISABLE_XET": "1",
-        "HF_HOME": str(tmp_path / "hf-home"),
-        "HF_DATASETS_CACHE": str(tmp_path / "hf-datasets"),
-        "HF_HUB_DISABLE_PROGRESS_BARS": "1",
-        "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
-        "HF_HUB_DISABLE_TELEMETRY": "1",
-    }
-
-
 def publish(env, source, cache_dir, repo_id, *configs, token=WRITE, extra=()) -> subprocess.CompletedProcess:
     call_env = dict(env) if token is None else {**env, "HF_TOKEN": token}
-    result = subprocess.run(
-        [CLI, "publish", "--repo-id", repo_id, *configs, "--data-dir", str(source), "--cache-dir", cache_dir, *extra],
-        capture_output=True, text=True, env=call_env, timeout=300,
-    )
+    result = run_console_script("publish", "--repo-id", repo_id, *configs, "--data-dir", source, "--cache-dir", cache_dir,
+                                *extra, env=call_env, timeout=300)
     for secret in (WRITE, READ, BOB):
         assert secret not in result.stdout + result.stderr, "a token was printed"
     return result
@@ -184,46 +153,46 @@ def assert_card_never_ahead_of_files(hub, repo_id):
             assert f"previews/{config['config_name']}.png" in files
 
 
-def test_publish_then_load_add_and_republish(hub, env, source, cache_dir, tmp_path):
+def test_publish_then_load_add_and_republish(hub, hub_env, source, cache_dir, tmp_path):
     repo_id = "alice/imagenet-tiny"
-    result = publish(env, source, cache_dir, repo_id, C1, C2)
+    result = publish(hub_env, source, cache_dir, repo_id, C1, C2)
     assert result.returncode == 0, result.stderr
     assert "Token of alice may write to alice/imagenet-tiny (to be created)" in result.stdout
     files = hub.state.files(repo_id)
     assert card_configs(files) == [C1, C2]
     assert {f"{C1}/train-00000-of-00001.parquet", f"{C2}/validation-00000-of-00001.parquet", f"previews/{C1}.png"} <= set(files)
     for config in (C1, C2):
-        assert_same_as_local(load_from_hub(env, repo_id, config, tmp_path), config, source, cache_dir)
+        assert_same_as_local(load_from_hub(hub_env, repo_id, config, tmp_path), config, source, cache_dir)
     titles = [c.title for c in hub.state.repo(repo_id).history()]
     assert titles[0] == "Update dataset card"  # the card last
     assert not [path for path, content in files.items() if WRITE.encode() in content], "the token was uploaded"
 
     # A third config: the first two are untouched (same files, same bytes), and listed still.
     before = {p: b for p, b in files.items() if p.startswith((C1, C2, f"previews/{C1}", f"previews/{C2}"))}
-    result = publish(env, source, cache_dir, repo_id, C3)
+    result = publish(hub_env, source, cache_dir, repo_id, C3)
     assert result.returncode == 0, result.stderr
     files = hub.state.files(repo_id)
     assert {p: b for p, b in files.items() if p in before} == before
     assert card_configs(files) == sorted([C1, C2, C3])
-    assert_same_as_local(load_from_hub(env, repo_id, C3, tmp_path), C3, source, cache_dir)
+    assert_same_as_local(load_from_hub(hub_env, repo_id, C3, tmp_path), C3, source, cache_dir)
 
     # Publishing an unchanged config again makes no commit at all.
     commits = hub.state.commit_count(repo_id)
-    result = publish(env, source, cache_dir, repo_id, C1)
+    result = publish(hub_env, source, cache_dir, repo_id, C1)
     assert result.returncode == 0, result.stderr
     assert "Nothing to do" in result.stdout
     assert hub.state.commit_count(repo_id) == commits
     assert_card_never_ahead_of_files(hub, repo_id)
 
 
-def test_dry_run_says_what_would_be_uploaded_and_changes_nothing(hub, env, source, cache_dir, tmp_path):
+def test_dry_run_says_what_would_be_uploaded_and_changes_nothing(hub, hub_env, source, cache_dir, tmp_path):
     # The token saved by `hf auth login` works as HF_TOKEN does.
     login = subprocess.run([str(Path(sys.executable).with_name("hf")), "auth", "login", "--token", WRITE],
-                           capture_output=True, text=True, env=env, timeout=120)
+                           capture_output=True, text=True, env=hub_env, timeout=120)
     assert login.returncode == 0, login.stderr
-    assert (Path(env["HF_HOME"]) / "token").read_text().strip() == WRITE
+    assert (Path(hub_env["HF_HOME"]) / "token").read_text().strip() == WRITE
     writes = hub.state.uploads()
-    result = publish(env, source, cache_dir, "alice/dry-run", C1, token=None, extra=["--dry-run"])
+    result = publish(hub_env, source, cache_dir, "alice/dry-run", C1, token=None, extra=["--dry-run"])
     assert result.returncode == 0, result.stderr
     assert "Would publish to alice/dry-run (main)" in result.stdout
     assert f"upload (new)     {C1}/train-00000-of-00001.parquet" in result.stdout
@@ -231,34 +200,34 @@ def test_dry_run_says_what_would_be_uploaded_and_changes_nothing(hub, env, sourc
     assert hub.state.repo("alice/dry-run") is None and hub.state.uploads() == writes
 
     # On an existing repo: only what differs is listed.
-    assert publish(env, source, cache_dir, "alice/dry-run-2", C1).returncode == 0
+    assert publish(hub_env, source, cache_dir, "alice/dry-run-2", C1).returncode == 0
     writes = hub.state.uploads()
-    result = publish(env, source, cache_dir, "alice/dry-run-2", C1, C2, extra=["--dry-run"])
+    result = publish(hub_env, source, cache_dir, "alice/dry-run-2", C1, C2, extra=["--dry-run"])
     assert result.returncode == 0, result.stderr
     assert f"  {C1}: unchanged" in result.stdout and f"upload (new)     {C2}/train-00000-of-00001.parquet" in result.stdout
     assert "upload (changed) README.md" in result.stdout
     assert hub.state.uploads() == writes
 
 
-def test_private_repo_of_an_organization_and_a_branch(hub, env, source, cache_dir):
+def test_private_repo_of_an_organization_and_a_branch(hub, hub_env, source, cache_dir):
     repo_id = "tiny-org/variants"
-    result = publish(env, source, cache_dir, repo_id, C1, extra=["--private"])
+    result = publish(hub_env, source, cache_dir, repo_id, C1, extra=["--private"])
     assert result.returncode == 0, result.stderr
     assert hub.state.repo(repo_id).private
     main = hub.state.files(repo_id, "main")
-    result = publish(env, source, cache_dir, repo_id, C2, extra=["--revision", "dev", "--private"])
+    result = publish(hub_env, source, cache_dir, repo_id, C2, extra=["--revision", "dev", "--private"])
     assert result.returncode == 0, result.stderr
     assert "Created branch dev" in result.stdout and "--private applies to new repos only" in result.stdout
     assert card_configs(hub.state.files(repo_id, "dev")) == sorted([C1, C2])  # the branch starts from main
     assert hub.state.files(repo_id, "main") == main
 
 
-def test_faults_are_retried_and_a_rerun_completes(hub, env, source, cache_dir, tmp_path):
+def test_faults_are_retried_and_a_rerun_completes(hub, hub_env, source, cache_dir, tmp_path):
     repo_id = "alice/flaky"
     with faults(hub, Fault("PUT", r"^/lfs-upload/", "500", times=2),
                 Fault("PUT", r"^/lfs-upload/", "drop", times=1, skip=1),
                 Fault("POST", rf"^/api/datasets/{repo_id}/commit/", "500", times=1)):
-        result = publish(env, source, cache_dir, repo_id, C1, C2)
+        result = publish(hub_env, source, cache_dir, repo_id, C1, C2)
     faults_hit = list(hub.state.fault_log)
     assert len([f for f in faults_hit if "flaky" in f or "lfs-upload" in f]) >= 4, faults_hit
     # Retried through: LFS uploads by huggingface_hub's backoff, the commit by the publisher.
@@ -266,13 +235,13 @@ def test_faults_are_retried_and_a_rerun_completes(hub, env, source, cache_dir, t
     assert "retrying" in result.stdout
     assert card_configs(hub.state.files(repo_id)) == [C1, C2]
     assert_card_never_ahead_of_files(hub, repo_id)
-    assert_same_as_local(load_from_hub(env, repo_id, C2, tmp_path), C2, source, cache_dir)
+    assert_same_as_local(load_from_hub(hub_env, repo_id, C2, tmp_path), C2, source, cache_dir)
 
 
-def test_a_publish_that_cannot_finish_fails_clearly_and_a_rerun_completes(hub, env, source, cache_dir):
+def test_a_publish_that_cannot_finish_fails_clearly_and_a_rerun_completes(hub, hub_env, source, cache_dir):
     repo_id = "alice/broken"
     with faults(hub, Fault("POST", rf"^/api/datasets/{repo_id}/commit/", "500", times=3, skip=1)):
-        result = publish(env, source, cache_dir, repo_id, C1, C2)
+        result = publish(hub_env, source, cache_dir, repo_id, C1, C2)
     assert result.returncode == 2
     assert "publishing to alice/broken stopped" in result.stderr and "run the same command again" in result.stderr
     assert "Traceback" not in result.stderr
@@ -280,21 +249,21 @@ def test_a_publish_that_cannot_finish_fails_clearly_and_a_rerun_completes(hub, e
     assert card_configs(files) == [] and f"{C1}/train-00000-of-00001.parquet" in files  # first config in, no card yet
     assert_card_never_ahead_of_files(hub, repo_id)
 
-    result = publish(env, source, cache_dir, repo_id, C1, C2)
+    result = publish(hub_env, source, cache_dir, repo_id, C1, C2)
     assert result.returncode == 0, result.stderr
     assert f"  {C1}: unchanged" in result.stdout  # not sent again
     assert card_configs(hub.state.files(repo_id)) == [C1, C2]
     assert_card_never_ahead_of_files(hub, repo_id)
 
 
-def test_republishing_with_other_shards_deletes_the_stale_ones(hub, env, source, cache_dir, tmp_path):
+def test_republishing_with_other_shards_deletes_the_stale_ones(hub, hub_env, source, cache_dir, tmp_path):
     repo_id = "alice/reshard"
-    assert publish(env, source, cache_dir, repo_id, C1, extra=["--max-shard-size", "4KB"]).returncode == 0
+    assert publish(hub_env, source, cache_dir, repo_id, C1, extra=["--max-shard-size", "4KB"]).returncode == 0
     many = sorted(p for p in hub.state.files(repo_id) if p.startswith(f"{C1}/train-"))
     assert len(many) > 2
     # The commit fails once after it landed: the retry must not try to delete the shards again.
     with faults(hub, Fault("POST", rf"^/api/datasets/{repo_id}/commit/", "lost", times=1)):
-        result = publish(env, source, cache_dir, repo_id, C1)
+        result = publish(hub_env, source, cache_dir, repo_id, C1)
     assert result.returncode == 0, result.stderr
     assert f"delete           {many[-1]}" in result.stdout and "retrying" in result.stdout
     titles = [c.title for c in hub.state.repo(repo_id).history()]
@@ -302,14 +271,14 @@ def test_republishing_with_other_shards_deletes_the_stale_ones(hub, env, source,
     assert sorted(p for p in hub.state.files(repo_id) if p.startswith(C1)) == [
         f"{C1}/train-00000-of-00001.parquet", f"{C1}/validation-00000-of-00001.parquet"]
     assert_card_never_ahead_of_files(hub, repo_id)
-    assert_same_as_local(load_from_hub(env, repo_id, C1, tmp_path), C1, source, cache_dir)
+    assert_same_as_local(load_from_hub(hub_env, repo_id, C1, tmp_path), C1, source, cache_dir)
 
 
-def test_a_commit_whose_connection_drops_is_retried(hub, env, source, cache_dir):
+def test_a_commit_whose_connection_drops_is_retried(hub, hub_env, source, cache_dir):
     repo_id = "alice/dropped"
     # No answer at all, as when the network cuts the request: huggingface_hub's backoff counts that as transient.
     with faults(hub, Fault("POST", rf"^/api/datasets/{repo_id}/commit/", "drop", times=1)):
-        result = publish(env, source, cache_dir, repo_id, C1)
+        result = publish(hub_env, source, cache_dir, repo_id, C1)
     assert result.returncode == 0, result.stderr
     assert "retrying" in result.stdout
     assert [c.title for c in hub.state.repo(repo_id).history()][:2] == ["Update dataset card", f"Add {C1}"]
@@ -317,11 +286,11 @@ def test_a_commit_whose_connection_drops_is_retried(hub, env, source, cache_dir)
     assert_card_never_ahead_of_files(hub, repo_id)
 
 
-def test_a_retried_card_commit_stops_when_others_changed_the_repo_meanwhile(hub, env, source, cache_dir):
+def test_a_retried_card_commit_stops_when_others_changed_the_repo_meanwhile(hub, hub_env, source, cache_dir):
     repo_id = "alice/raced"
     # A card commit that landed although the client saw it fail: the retry, on the same parent, sends nothing.
     with faults(hub, Fault("POST", rf"^/api/datasets/{repo_id}/commit/", "lost", skip=1)):
-        result = publish(env, source, cache_dir, repo_id, C1)
+        result = publish(hub_env, source, cache_dir, repo_id, C1)
     assert result.returncode == 0 and "retrying" in result.stdout, result.stderr
     assert [c.title for c in hub.state.repo(repo_id).history()][:3] == ["Update dataset card", f"Add {C1}", "initial commit"]
 
@@ -329,12 +298,12 @@ def test_a_retried_card_commit_stops_when_others_changed_the_repo_meanwhile(hub,
     # on top of that commit would list C1 without its files: the card commit must fail instead.
     unpublish = functools.partial(hub.state.delete, repo_id, "README.md", C1)
     with faults(hub, Fault("POST", rf"^/api/datasets/{repo_id}/commit/", "500", skip=1, meanwhile=unpublish)):
-        result = publish(env, source, cache_dir, repo_id, C2)
+        result = publish(hub_env, source, cache_dir, repo_id, C2)
     assert result.returncode == 2, result.stdout
     assert "the repo changed meanwhile" in result.stderr and "Traceback" not in result.stderr
     assert_card_never_ahead_of_files(hub, repo_id)
 
-    result = publish(env, source, cache_dir, repo_id, C2)
+    result = publish(hub_env, source, cache_dir, repo_id, C2)
     assert result.returncode == 0, result.stderr
     assert card_configs(hub.state.files(repo_id)) == [C2]
     assert_card_never_ahead_of_files(hub, repo_id)
@@ -352,57 +321,57 @@ def test_a_retried_card_commit_stops_when_others_changed_the_repo_meanwhile(hub,
         (WRITE, "no-namespace", "needs a namespace"),
     ],
 )
-def test_token_and_repo_errors_stop_before_any_build_or_upload(hub, env, source, tmp_path, token, repo_id, message):
+def test_token_and_repo_errors_stop_before_any_build_or_upload(hub, hub_env, source, tmp_path, token, repo_id, message):
     if repo_id.endswith("-existing") and hub.state.repo(repo_id) is None:
-        assert publish(env, source, str(tmp_path / "setup"), repo_id, C2).returncode == 0
+        assert publish(hub_env, source, str(tmp_path / "setup"), repo_id, C2).returncode == 0
     writes = hub.state.uploads()
     cache = tmp_path / "builds"
-    result = publish(env, source, str(cache), repo_id, C1, token=token)
+    result = publish(hub_env, source, str(cache), repo_id, C1, token=token)
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr
     assert not cache.exists(), "a build started before the token was checked"
     assert hub.state.uploads() == writes
 
 
-def test_an_unreachable_hub_is_one_clear_error(env, source, tmp_path):
+def test_an_unreachable_hub_is_one_clear_error(hub_env, source, tmp_path):
     import socket
 
     with socket.socket() as s:  # a port nothing listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    result = publish({**env, "HF_ENDPOINT": f"http://127.0.0.1:{port}"}, source, str(tmp_path / "builds"), "alice/x", C1)
+    result = publish({**hub_env, "HF_ENDPOINT": f"http://127.0.0.1:{port}"}, source, str(tmp_path / "builds"), "alice/x", C1)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "cannot check the token and alice/x with the Hub: ConnectError" in result.stderr
     assert not (tmp_path / "builds").exists()
 
 
-def test_the_repo_root_loads_the_default_config_and_timm_reads_it(hub, env, source, cache_dir, tmp_path):
+def test_the_repo_root_loads_the_default_config_and_timm_reads_it(hub, hub_env, source, cache_dir, tmp_path):
     repo_id = "alice/defaults"  # lowercase: timm lowercases the name it is given
-    result = publish(env, source, cache_dir, repo_id, C1, C2, extra=["--default-config", C2])
+    result = publish(hub_env, source, cache_dir, repo_id, C1, C2, extra=["--default-config", C2])
     assert result.returncode == 0, result.stderr
     assert f"default config: {C2}" in result.stdout
     assert card_default(hub.state.files(repo_id)) == [C2]
-    assert_same_as_local(load_from_hub(env, repo_id, None, tmp_path), C2, source, cache_dir)  # no config name
-    assert_timm_read(read_as_timm(env, f"hfds/{repo_id}", tmp_path), C2, source, cache_dir)
+    assert_same_as_local(load_from_hub(hub_env, repo_id, None, tmp_path), C2, source, cache_dir)  # no config name
+    assert_timm_read(read_as_timm(hub_env, f"hfds/{repo_id}", tmp_path), C2, source, cache_dir)
 
     # The card's other ways to a config that is not the default: data_dir, and its folder downloaded for timm.
-    assert_same_as_local(load_from_hub(env, repo_id, None, tmp_path, data_dir=C1), C1, source, cache_dir)
+    assert_same_as_local(load_from_hub(hub_env, repo_id, None, tmp_path, data_dir=C1), C1, source, cache_dir)
     local_dir = tmp_path / "imagenet-tiny"
     download = subprocess.run(
         [str(Path(sys.executable).with_name("hf")), "download", repo_id, "--repo-type", "dataset",
          "--include", f"{C1}/*", "--local-dir", str(local_dir)],
-        capture_output=True, text=True, env=env, timeout=300,
+        capture_output=True, text=True, env=hub_env, timeout=300,
     )
     assert download.returncode == 0, download.stderr
     (local_dir / C1).rename(local_dir / C1.lower())  # the card's `mv`: C1 has capitals
-    assert_timm_read(read_as_timm(env, f"hfds/{local_dir.name}/{C1.lower()}", tmp_path), C1, source, cache_dir)
+    assert_timm_read(read_as_timm(hub_env, f"hfds/{local_dir.name}/{C1.lower()}", tmp_path), C1, source, cache_dir)
 
     # Another config published: the default stays, so load_dataset(repo) loads what it loaded before.
-    assert publish(env, source, cache_dir, repo_id, C3).returncode == 0
+    assert publish(hub_env, source, cache_dir, repo_id, C3).returncode == 0
     assert card_default(hub.state.files(repo_id)) == [C2]
     # A config already there made the default: only the card changes.
     commits = hub.state.commit_count(repo_id)
-    result = publish(env, source, cache_dir, repo_id, C1, extra=["--default-config", C3])
+    result = publish(hub_env, source, cache_dir, repo_id, C1, extra=["--default-config", C3])
     assert result.returncode == 0, result.stderr
     assert f"  {C1}: unchanged" in result.stdout
     assert card_default(hub.state.files(repo_id)) == [C3]
@@ -412,7 +381,7 @@ def test_the_repo_root_loads_the_default_config_and_timm_reads_it(hub, env, sour
 
     # A default that is neither published now nor on the card: an error before any build or upload.
     writes, builds = hub.state.uploads(), tmp_path / "no-builds"
-    result = publish(env, source, str(builds), repo_id, C1, extra=["--default-config", "64x64-sRGB-5"])
+    result = publish(hub_env, source, str(builds), repo_id, C1, extra=["--default-config", "64x64-sRGB-5"])
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert (f"--default-config 64x64-sRGB-5 is neither published now nor listed on {repo_id}'s card "
             f"({', '.join(sorted([C1, C2, C3]))})") in result.stderr
@@ -423,16 +392,16 @@ def settings_requests(hub, repo_id) -> int:
     return len([r for r in hub.state.requests if r[:2] == ("PUT", f"/api/datasets/{repo_id}/settings")])
 
 
-def test_gating_with_imagenet_terms(hub, env, source, cache_dir):
+def test_gating_with_imagenet_terms(hub, hub_env, source, cache_dir):
     repo_id = "alice/gated"
     writes = hub.state.uploads()
-    result = publish(env, source, cache_dir, repo_id, C2, extra=["--gated", "auto", "--dry-run"])
+    result = publish(hub_env, source, cache_dir, repo_id, C2, extra=["--gated", "auto", "--dry-run"])
     assert result.returncode == 0, result.stderr
     assert "gating: would set auto (now not gated)" in result.stdout
     assert "Dry run: nothing was uploaded and the gating was not changed." in result.stdout
     assert hub.state.repo(repo_id) is None and hub.state.uploads() == writes
 
-    result = publish(env, source, cache_dir, repo_id, C2, extra=["--gated", "auto"])
+    result = publish(hub_env, source, cache_dir, repo_id, C2, extra=["--gated", "auto"])
     assert result.returncode == 0, result.stderr
     assert f"Gated {repo_id}: auto approval of access requests" in result.stdout
     assert hub.state.repo(repo_id).gated == "auto" and settings_requests(hub, repo_id) == 1
@@ -446,22 +415,22 @@ def test_gating_with_imagenet_terms(hub, env, source, cache_dir):
 
     # Gated so already: no request, no commit.
     commits = hub.state.commit_count(repo_id)
-    result = publish(env, source, cache_dir, repo_id, C2, extra=["--gated", "auto"])
+    result = publish(hub_env, source, cache_dir, repo_id, C2, extra=["--gated", "auto"])
     assert result.returncode == 0, result.stderr
     assert "gating: auto (unchanged)" in result.stdout and "Nothing to do" in result.stdout
     assert settings_requests(hub, repo_id) == 1 and hub.state.commit_count(repo_id) == commits
 
     writes = hub.state.uploads()
-    result = publish(env, source, cache_dir, repo_id, C2, extra=["--gated", "manual", "--dry-run"])
+    result = publish(hub_env, source, cache_dir, repo_id, C2, extra=["--gated", "manual", "--dry-run"])
     assert result.returncode == 0, result.stderr
     assert "gating: would set manual (now auto)" in result.stdout
     assert hub.state.repo(repo_id).gated == "auto" and hub.state.uploads() == writes
 
     # Only the gating changes: one request, no commit; without --gated it stays as it is.
-    result = publish(env, source, cache_dir, repo_id, C2, extra=["--gated", "manual"])
+    result = publish(hub_env, source, cache_dir, repo_id, C2, extra=["--gated", "manual"])
     assert result.returncode == 0, result.stderr
     assert hub.state.repo(repo_id).gated == "manual" and settings_requests(hub, repo_id) == 2
     assert hub.state.commit_count(repo_id) == commits
-    result = publish(env, source, cache_dir, repo_id, C2)
+    result = publish(hub_env, source, cache_dir, repo_id, C2)
     assert result.returncode == 0 and "gating: manual (unchanged)" in result.stdout
     assert hub.state.repo(repo_id).gated == "manual" and settings_requests(hub, repo_id) == 2

@@ -1,11 +1,13 @@
-"""Every command the README shows is run by this suite.
+"""Every command the README shows is run by this suite, one test per command (its id is the command).
 
-The commands of the README's ```sh blocks run here as written, with its placeholder paths (``/data/imagenet``
-and friends) replaced by a small real download made from the shared ImageNet sample, in the Kaggle layout,
-as a zip and as ILSVRC tars, and with ``your-user`` publishing to a local Hub server. The few that cannot
-run here as written (the suite itself, a SLURM partition of 8-core nodes, an interactive login) are in
-``RUN_ELSEWHERE``, each with the test that runs it with the same options. The ```console blocks of the
-evaluation section are run by ``test_evaluate_cli.py``, and its Python examples too.
+The commands of the README's ```sh blocks run here as written, as a user runs them (the console script,
+in a process of its own), with its placeholder paths (``/data/imagenet`` and friends) replaced by a small
+real download made from the shared ImageNet sample, in the Kaggle layout, as a zip and as ILSVRC tars,
+and with ``your-user`` publishing to a local Hub server. They run in the README's order and share one
+working folder and one cache, as in a user's session. The few that cannot run here as written (the
+suite itself, a SLURM partition of 8-core nodes, an interactive login) are in ``RUN_ELSEWHERE``, each
+with the test that runs it with the same options. The ```console blocks of the evaluation section are
+run by ``test_evaluate_cli.py``, and its Python examples too.
 """
 
 from __future__ import annotations
@@ -15,24 +17,23 @@ import re
 import shlex
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
+from typing import Callable
 
 import pytest
 from PIL import Image
 
 from builder.classes import read_synset_mapping
-from conftest import REPO_ROOT
-from source_factory import make_devkit_source, make_kaggle_source
-from test_archives import devkit_as_downloaded, zip_folder
-from test_publish import WRITE, env, hub  # noqa: F401  (fixtures)
-
-README = REPO_ROOT / "README.md"
-BIN = Path(sys.executable).parent
+from builder.synthetic import devkit_tars, zip_download
+from tests import REPO_ROOT
+from tests.fixtures.cli import CONSOLE_SCRIPT, run_console_script
+from tests.fixtures.hub import WRITE, hub_client_env
+from tests.fixtures.sources import make_devkit_source, make_kaggle_source
+from tests.readme import readme_commands, readme_python_blocks
 
 # Commands run by other tests, with the same options: (what starts the command, "file::test").
 RUN_ELSEWHERE = (
-    ("make test", "the suite itself: .ci/run runs it"),
+    ("make test", "the suite itself (make test and make test-all): .ci/run runs make test-all"),
     ("make demo", "test_cli_build.py::test_make_demo_runs_the_whole_workflow"),
     ("hf auth login", "test_publish.py::test_dry_run_says_what_would_be_uploaded_and_changes_nothing"),
     ("imagenet-tiny slurm 64x64-sRGB-full --data-dir /data/imagenet --output /scratch/imagenet-tiny --num-shards 100 "
@@ -51,17 +52,6 @@ RUN_ELSEWHERE = (
     (".venv/bin/python benchmarks/fidelity.py --fit-mode squash --plain-pillow",
      "test_imagenet32.py::test_the_recipe_config_stays_within_two_grey_levels_of_full_decodes"),
 )
-
-
-def readme_commands() -> list[str]:
-    """The commands of the ```sh blocks, continuation lines joined, comments left out."""
-    commands = []
-    for block in re.findall(r"```sh\n(.*?)```", README.read_text(), re.DOTALL):
-        for line in re.sub(r"\\\n\s*", " ", textwrap.dedent(block)).splitlines():
-            command = " ".join(re.split(r"\s+#", line)[0].split())
-            if command and not command.startswith("#"):
-                commands.append(command)
-    return commands
 
 
 def run_elsewhere(command: str) -> str | None:
@@ -94,9 +84,9 @@ def world(tmp_path_factory, sample_dir, ilsvrc_dir) -> dict[str, str]:
     for image in extra.validation:
         os.replace(image.path, val_dir / image.path.name)
     os.replace(extra.root / "LOC_val_solution.csv", kaggle.root / "LOC_val_solution.csv")
-    zipped = zip_folder(kaggle.root, root / "imagenet-object-localization-challenge.zip")
+    zipped = zip_download(kaggle.root, root / "imagenet-object-localization-challenge.zip")
     devkit = make_devkit_source(root / "devkit", sample_dir, ilsvrc_dir, seed_five, val_per_class=1, test_wnids=seed_five[:1])
-    tars = devkit_as_downloaded(devkit.root, root / "ilsvrc2012-tars")
+    tars = devkit_tars(devkit.root, root / "ilsvrc2012-tars")
     return {
         "/data/imagenet-object-localization-challenge.zip": str(zipped),
         "/data/ilsvrc2012-tars": str(tars),
@@ -111,75 +101,110 @@ def as_run_here(command: str, world: dict[str, str]) -> list[str]:
         command = command.replace(placeholder, path)
     argv = shlex.split(command)
     if argv[0] == "imagenet-tiny":
-        argv[0] = str(BIN / "imagenet-tiny")
+        argv[0] = CONSOLE_SCRIPT
     elif argv[0] == ".venv/bin/python":
         argv[0] = sys.executable
     return argv
 
 
-def test_readme_commands_run(world, hub, env, tmp_path):  # noqa: F811  (fixtures)
+def png(path: Path) -> bool:
+    with Image.open(path) as picture:
+        return picture.format == "PNG"
+
+
+COMMANDS = [command for command in readme_commands() if not run_elsewhere(command)]
+# What a command made or said, checked after it ran (in the working folder, on its output); each names a
+# command of the README exactly.
+MADE: dict[str, Callable[[Path, str], bool]] = {
+    "imagenet-tiny generate 16x16-sRGB-2 --data-dir /data/imagenet --classes n01440764,n01443537":
+        lambda work, out: "Built 16x16-sRGB-2: 16x16 sRGB, 2 classes" in out,
+    "imagenet-tiny to-numpy 32x32-sRGB-10 --data-dir /data/imagenet --to tiny.npz": lambda work, out: (work / "tiny.npz").exists(),
+    "imagenet-tiny to-numpy 32x32-sRGB-10 --data-dir /data/imagenet --to tiny.mat --kaggle":
+        lambda work, out: (work / "tiny.mat").exists() and (work / "test.csv").exists(),
+    "imagenet-tiny to-numpy 32x32-sRGB-full-squash --data-dir /data/imagenet --format imagenet32 --to imagenet32/":
+        lambda work, out: (work / "imagenet32" / "train_data_batch_10").is_file() and (work / "imagenet32" / "val_data").is_file(),
+    "imagenet-tiny preview 16x16-sRGB-10 --data-dir /data/imagenet --to preview.png --classes n01440764,n01860187":
+        lambda work, out: png(work / "preview.png"),
+    "imagenet-tiny export 16x16-sRGB-5 8x8-gray-5-pad --data-dir /data/imagenet --to ./imagenet-tiny-export --num-proc 8":
+        lambda work, out: (work / "imagenet-tiny-export" / "8x8-gray-5-pad").is_dir(),
+    "imagenet-tiny publish --repo-id your-user/imagenet-tiny 16x16-sRGB-5 8x8-gray-5 --data-dir /data/imagenet":
+        lambda work, out: "Published 16x16-sRGB-5, 8x8-gray-5" in out,
+    "imagenet-tiny slurm 64x64-sRGB-full --data-dir /data/imagenet --output /scratch/imagenet-tiny --num-shards 100 "
+    "--partition cpu --time 2:00:00 --cpus-per-task 8 --mem 8G --dry-run":
+        lambda work, out: "#SBATCH --array=0-99" in out,
+}
+
+
+def test_the_readme_commands_to_run_here_are_many_and_every_check_names_one():
+    assert len(COMMANDS) >= 10
+    assert not set(MADE) - set(COMMANDS), f"the README no longer shows {sorted(set(MADE) - set(COMMANDS))}: drop them here"
+
+
+@pytest.fixture(scope="module")
+def session_env(hub, tmp_path_factory) -> dict[str, str]:
+    """One user's session: an environment that sees only the local Hub, with alice's token, and caches
+    shared by every command, as in a terminal where the README's commands run one after the other."""
+    home = tmp_path_factory.mktemp("readme-session")
+    return {**hub_client_env(hub, home), "HF_TOKEN": WRITE, "PYTHONPATH": str(REPO_ROOT)}
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(
+    "command", [pytest.param(c, marks=pytest.mark.hub) if " publish " in f" {c} " else c for c in COMMANDS], ids=str
+)
+def test_readme_command_runs(command, world, session_env):
     work = Path(world["work"])
     work.mkdir(exist_ok=True)
-    environment = {**env, "HF_TOKEN": WRITE, "HF_DATASETS_DISABLE_PROGRESS_BARS": "1", "PYTHONPATH": str(REPO_ROOT)}
-    ran = []
-    for command in readme_commands():
-        if run_elsewhere(command):
-            continue
-        argv = as_run_here(command.replace("your-user/", "alice/"), world)
-        cwd = REPO_ROOT if argv[0] == sys.executable else work
-        result = subprocess.run(argv, cwd=cwd, env=environment, capture_output=True, text=True, timeout=600)
-        assert result.returncode == 0, f"{command}\n{result.stdout}\n{result.stderr}"
-        ran.append((command, result.stdout))
-    assert len(ran) >= 10
-    outputs = dict(ran)
-    # What the commands made is there, and is what they say.
-    assert (work / "tiny.npz").exists() and (work / "tiny.mat").exists() and (work / "test.csv").exists()
-    assert (work / "imagenet32" / "train_data_batch_10").is_file() and (work / "imagenet32" / "val_data").is_file()
-    with Image.open(work / "preview.png") as preview:
-        assert preview.format == "PNG"
-    assert (work / "imagenet-tiny-export" / "8x8-gray-5-pad").is_dir()
-    assert any("Built 16x16-sRGB-2: 16x16 sRGB, 2 classes" in out for out in outputs.values())
-    assert any("#SBATCH --array=0-99" in out for out in outputs.values())
-    assert any("Published 16x16-sRGB-5, 8x8-gray-5" in out for out in outputs.values())
+    argv = as_run_here(command.replace("your-user/", "alice/"), world)
+    cwd = REPO_ROOT if argv[0] == sys.executable else work
+    result = subprocess.run(argv, cwd=cwd, env=session_env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, f"{command}\n{result.stdout}\n{result.stderr}"
+    if command in MADE:  # what the command made is there, and is what it says
+        assert MADE[command](work, result.stdout), f"{command}\n{result.stdout}"
 
 
-def test_readme_python_examples_run(world, hub, env, tmp_path, monkeypatch):  # noqa: F811  (fixtures)
-    """The ```python blocks outside the evaluation section (which test_evaluate_cli runs as doctests).
+PYTHON_BLOCKS = readme_python_blocks(before="## Evaluation")  # test_evaluate_cli runs the evaluation section's
 
-    A block that loads from the Hub runs in a process of its own that sees only the local Hub, where the
-    variant it names has been published first.
-    """
+
+def python_block_id(block: str) -> str:
+    return next(line for line in block.splitlines() if line.strip() and not line.startswith(("import ", "from ")))
+
+
+def test_the_readme_has_python_examples():
+    assert len(PYTHON_BLOCKS) >= 3
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(
+    "block",
+    [pytest.param(b, marks=pytest.mark.hub) if "<namespace>/imagenet-tiny" in b else b for b in PYTHON_BLOCKS],
+    ids=python_block_id,
+)
+def test_readme_python_example_runs(block, world, hub_env, tmp_path, monkeypatch, run_cli):
+    """A ```python block outside the evaluation section. One that loads from the Hub runs in a process of its
+    own that sees only the local Hub, where the variant it names has been published first."""
     monkeypatch.chdir(tmp_path)
-    text = README.read_text().split("## Evaluation")[0]
-    blocks = re.findall(r"```python\n(.*?)```", text, re.DOTALL)
-    assert len(blocks) >= 3
-    for block in blocks:
-        code = block
-        for placeholder, path in world.items():
-            code = code.replace(placeholder, path)
-        if "<namespace>/imagenet-tiny" in code:
-            run_against_the_local_hub(code.replace("<namespace>/imagenet-tiny", "alice/readme-path"), world, env)
-            continue
-        if "./imagenet-tiny-export" in code:
-            subprocess.run(
-                [str(BIN / "imagenet-tiny"), "export", "16x16-sRGB-10", "--data-dir", world["/data/imagenet"],
-                 "--to", str(tmp_path / "imagenet-tiny-export")],
-                check=True, capture_output=True,
-            )
-        namespace: dict = {}
-        exec(compile(code.replace("num_proc=8", "num_proc=2"), "README.md", "exec"), namespace)
-        if "x" in namespace:
-            assert namespace["x"].shape[1:] == (16, 16, 3) and len(namespace["y"]) == len(namespace["x"])
+    code = block
+    for placeholder, path in world.items():
+        code = code.replace(placeholder, path)
+    if "<namespace>/imagenet-tiny" in code:
+        run_against_the_local_hub(code.replace("<namespace>/imagenet-tiny", "alice/readme-path"), world, hub_env)
+        return
+    if "./imagenet-tiny-export" in code:
+        exported = run_cli("export", "16x16-sRGB-10", "--data-dir", world["/data/imagenet"],
+                           "--to", tmp_path / "imagenet-tiny-export")
+        assert exported.returncode == 0, exported.stderr
+    namespace: dict = {}
+    exec(compile(code.replace("num_proc=8", "num_proc=2"), "README.md", "exec"), namespace)
+    if "x" in namespace:
+        assert namespace["x"].shape[1:] == (16, 16, 3) and len(namespace["y"]) == len(namespace["x"])
 
 
 def run_against_the_local_hub(code: str, world: dict[str, str], env: dict[str, str]) -> None:
     """Publish the config the code loads to the local Hub, then run the code there; it must train and score."""
     (config,) = set(re.findall(r'"alice/readme-path", "([^"]+)"', code))
-    published = subprocess.run(
-        [str(BIN / "imagenet-tiny"), "publish", "--repo-id", "alice/readme-path", config, "--data-dir",
-         world["/data/imagenet"], "--cache-dir", str(Path(world["work"]) / "hub-builds")],
-        env={**env, "HF_TOKEN": WRITE}, capture_output=True, text=True, timeout=600,
-    )
+    published = run_console_script("publish", "--repo-id", "alice/readme-path", config, "--data-dir", world["/data/imagenet"],
+                                   "--cache-dir", Path(world["work"]) / "hub-builds", env={**env, "HF_TOKEN": WRITE})
     assert published.returncode == 0, published.stderr
     # The dataset viewer's Parquet lookup is a service this Hub does not run.
     script = "import datasets\ndatasets.config.USE_PARQUET_EXPORT = False\n" + code + (

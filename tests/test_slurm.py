@@ -1,14 +1,14 @@
 """Sharded generation and ``imagenet-tiny slurm``: shards equal the single-machine build row for row, on a real cluster.
 
-The cluster tests start a single-node SLURM cluster on this machine (tests/slurm_cluster.py). They skip
-where SLURM or munge is not installed, or without root, and fail under CI, where ``.ci/run`` installs them.
+The cluster test (marked ``slurm``) starts a single-node SLURM cluster on this machine (tests/slurm_cluster.py).
+It skips where SLURM or munge is not installed, or without root, and fails under CI, where ``.ci/run``
+installs them. The commands run in this process (``cli.main``); the cluster's jobs run the console script.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -16,29 +16,29 @@ import datasets
 import pytest
 
 from builder.examples import share
-from publish.cluster import SHARDS_DIR, ShardPlan
-from builder.synthetic import write_synthetic_source
 from imagenet_tiny import prepare_variant
+from publish.cluster import SHARDS_DIR, ShardPlan
 from publish.folder import LOCK_FILENAME, MANIFEST_FILENAME
-from slurm_cluster import SlurmCluster, missing_binaries
 
-CLI = str(Path(sys.executable).with_name("imagenet-tiny"))
 CONFIG = "8x8-gray-5"
 
 
-def run(*args: str, env=None, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**(env or os.environ), "HF_DATASETS_DISABLE_PROGRESS_BARS": "1"}
-    result = subprocess.run([CLI, *args], capture_output=True, text=True, env=env, timeout=600)
-    if check:
-        assert result.returncode == 0, result.stderr
-    return result
+@pytest.fixture
+def run(run_cli):
+    """``run(*args, check=True)``: the command in this process; with ``check``, it must succeed."""
+
+    def run_checked(*args: str, check: bool = True):
+        result = run_cli(*args)
+        if check:
+            assert result.returncode == 0, result.stderr
+        return result
+
+    return run_checked
 
 
 @pytest.fixture(scope="module")
-def source(tmp_path_factory):
-    root = tmp_path_factory.mktemp("synthetic") / "src"
-    write_synthetic_source(root, per_class=(4, 2, 0))  # 20 train, 10 validation images
-    return root
+def source(synthetic_sources):
+    return synthetic_sources(per_class=(4, 2, 0))  # 20 train, 10 validation images
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +63,7 @@ def test_shares_are_contiguous_and_balanced_by_file_count():
     assert parts[3] == {"train": [9], "validation": [10, 11, 12], "test": []}
 
 
-def test_shards_assemble_into_the_single_build(source, single, tmp_path):
+def test_shards_assemble_into_the_single_build(source, single, tmp_path, run):
     out = tmp_path / "out"
     for index in range(3):
         result = run("generate", CONFIG, "--data-dir", str(source), "--output", str(out), "--num-shards", "3",
@@ -78,7 +78,7 @@ def test_shards_assemble_into_the_single_build(source, single, tmp_path):
     assert_equals_single(out, single, tmp_path / "loaded")
 
 
-def test_a_half_written_shard_is_built_again(source, tmp_path):
+def test_a_half_written_shard_is_built_again(source, tmp_path, run):
     out = tmp_path / "out"
     plan = ShardPlan(CONFIG, str(source), str(out), 2)
     plan.folder(1).mkdir(parents=True)
@@ -88,7 +88,7 @@ def test_a_half_written_shard_is_built_again(source, tmp_path):
     assert not (plan.folder(1) / "leftover").exists() and plan.marker(1)["examples"] == {"train": 5, "validation": 10}
 
 
-def test_finalize_names_the_unfinished_shards(source, tmp_path):
+def test_finalize_names_the_unfinished_shards(source, tmp_path, run):
     out = tmp_path / "out"
     run("generate", CONFIG, "--data-dir", str(source), "--output", str(out), "--num-shards", "4", "--shard-index", "1")
     result = run("slurm", CONFIG, "--data-dir", str(source), "--output", str(out), "--num-shards", "4", "--finalize", check=False)
@@ -100,7 +100,7 @@ def test_finalize_names_the_unfinished_shards(source, tmp_path):
     assert "--only-shards 0,2-3" in status and "not assembled yet" in status
 
 
-def test_dry_run_prints_the_scripts(source, tmp_path):
+def test_dry_run_prints_the_scripts(source, tmp_path, run):
     out = tmp_path / "out"
     result = run(
         "slurm", CONFIG, "--data-dir", str(source), "--output", str(out), "--num-shards", "4",
@@ -123,13 +123,13 @@ def test_dry_run_prints_the_scripts(source, tmp_path):
     (["--only-shards", "9"], "[9] not in 0..3"),
     (["--only-shards", "two"], "expected indices and ranges such as 2,5,7-9"),
 ])
-def test_bad_shard_selections_are_one_clear_message(source, tmp_path, args, message):
+def test_bad_shard_selections_are_one_clear_message(source, tmp_path, args, message, run):
     result = run("slurm", CONFIG, "--data-dir", str(source), "--output", str(tmp_path), "--num-shards", "4", *args,
                  "--dry-run", check=False)
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
 
 
-def test_generate_shard_arguments_go_together(source, tmp_path):
+def test_generate_shard_arguments_go_together(source, tmp_path, run):
     result = run("generate", CONFIG, "--data-dir", str(source), "--output", str(tmp_path), "--num-shards", "2", check=False)
     assert result.returncode == 2 and "a shard needs all of --output, --num-shards and --shard-index" in result.stderr
     result = run("generate", CONFIG, "--data-dir", str(source), "--output", str(tmp_path), "--num-shards", "2",
@@ -137,56 +137,38 @@ def test_generate_shard_arguments_go_together(source, tmp_path):
     assert result.returncode == 2 and "shard index 2 is not in 0..1" in result.stderr
 
 
-def test_submitting_without_slurm_says_so(source, tmp_path):
-    env = {**os.environ, "PATH": os.path.dirname(CLI)}  # no sbatch there
-    result = run("slurm", CONFIG, "--data-dir", str(source), "--output", str(tmp_path), "--num-shards", "2", env=env, check=False)
+def test_submitting_without_slurm_says_so(source, tmp_path, run, monkeypatch):
+    monkeypatch.setenv("PATH", os.path.dirname(sys.executable))  # no sbatch there
+    result = run("slurm", CONFIG, "--data-dir", str(source), "--output", str(tmp_path), "--num-shards", "2", check=False)
     assert result.returncode == 2 and "sbatch is not on PATH" in result.stderr
 
 
 # --- on a real single-node cluster ---------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    problem = None
-    if missing_binaries():
-        problem = f"SLURM/munge binaries absent: {', '.join(missing_binaries())} (apt-get install slurm-wlm munge)"
-    elif os.geteuid() != 0:
-        problem = "starting slurmd and munged for a test cluster needs root"
-    if problem:
-        if os.environ.get("CI") == "true":
-            pytest.fail(problem + " (and CI must run these tests: .ci/run installs them)")
-        pytest.skip(problem)
-    # A short path: munge's socket path must fit in a sockaddr_un.
-    folder = Path(os.path.realpath(tmp_path_factory.mktemp("slurm")))
-    cluster = SlurmCluster(folder)
-    try:
-        cluster.start()
-        yield cluster
-    finally:
-        cluster.stop()
-
-
-def test_slurm_array_builds_the_single_machine_dataset_and_one_shard_resubmits_alone(cluster, source, single, tmp_path):
+@pytest.mark.slurm
+def test_slurm_array_builds_the_single_machine_dataset_and_one_shard_resubmits_alone(cluster, source, single, tmp_path,
+                                                                                     run, monkeypatch):
+    monkeypatch.setenv("SLURM_CONF", cluster.env["SLURM_CONF"])  # sbatch, squeue and the jobs' commands read it
     out = tmp_path / "out"
     args = ["slurm", CONFIG, "--data-dir", str(source), "--output", str(out), "--num-shards", "4"]
     options = ["--partition", "debug", "--time", "10", "--cpus-per-task", "1", "--mem", "1G"]
-    submitted = run(*args, *options, env=cluster.env).stdout
+    submitted = run(*args, *options).stdout
     assert f"Submitted shards 0-3 of 4 of {CONFIG}: array job" in submitted and "Submitted the finalize job" in submitted
     cluster.wait_idle()
-    assert (out / "README.md").is_file(), run(*args, "--status", env=cluster.env).stdout + cluster.logs()
+    assert (out / "README.md").is_file(), run(*args, "--status").stdout + cluster.logs()
     assert_equals_single(out, single, tmp_path / "loaded")
 
     plan = ShardPlan(CONFIG, str(source), str(out), 4)
     shutil.rmtree(plan.folder(2))
     for assembled in (out / CONFIG, out / "previews", out / "README.md"):
         shutil.rmtree(assembled) if assembled.is_dir() else assembled.unlink()
-    status = run(*args, "--status", env=cluster.env).stdout
+    status = run(*args, "--status").stdout
     assert "3 of 4 shards finished" in status and "shard 2 not finished" in status and "--only-shards 2" in status
 
-    resubmitted = run(*args, *options, "--only-shards", "2", env=cluster.env).stdout
+    resubmitted = run(*args, *options, "--only-shards", "2").stdout
     assert f"Submitted shards 2 of 4 of {CONFIG}" in resubmitted
     cluster.wait_idle()
-    assert "4 of 4 shards finished" in run(*args, "--status", env=cluster.env).stdout
+    assert "4 of 4 shards finished" in run(*args, "--status").stdout
     assert_equals_single(out, single, tmp_path / "loaded-again")
     assert (plan.root / "logs" / "shard-2.log").is_file() and (plan.root / "jobs" / "shards.sbatch").is_file()

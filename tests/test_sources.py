@@ -14,6 +14,7 @@ from imagenet_tiny import ImageNetTiny
 
 @pytest.fixture()
 def synthetic(tmp_path):
+    """A download of this test's own: the tests change it."""
     write_synthetic_source(tmp_path / "src", per_class=(2, 1, 1))
     return tmp_path / "src"
 

@@ -10,10 +10,6 @@ gives each node its own files the same way when their count divides evenly.
 from __future__ import annotations
 
 import io
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import datasets
 import pytest
@@ -23,7 +19,6 @@ from PIL import Image
 from publish.card import config_shards, write_card
 from publish.export import DEFAULT_MIN_SHARDS, shard_count, write_config
 
-CLI = str(Path(sys.executable).with_name("imagenet-tiny"))
 CONFIG = "8x8-sRGB-50"
 ROWS = 8_000
 WORKERS = 8
@@ -78,7 +73,7 @@ def test_a_split_of_8000_rows_streams_to_8_workers_each_reading_its_own_files(ro
     assert sorted(i for node in per_node for i in image_ids(node)) == everything
 
 
-def test_min_shards_is_configurable_and_small_splits_stay_small(rows, tmp_path):
+def test_min_shards_is_configurable_and_small_splits_stay_small(rows, tmp_path, run_cli):
     write_config({"train": rows}, CONFIG, tmp_path / "two", min_shards=2)
     assert len(config_shards(tmp_path / "two", CONFIG)["train"]) == 2
     with pytest.raises(ValueError, match="min_shards .* at least 1, not 0"):
@@ -93,9 +88,6 @@ def test_min_shards_is_configurable_and_small_splits_stay_small(rows, tmp_path):
     assert shard_count(ROWS, 20 * big, big) == 21  # the byte limit asks for more
     assert shard_count(5, 20 * big, big) == 5  # but never more files than rows
 
-    result = subprocess.run(
-        [CLI, "export", "8x8-gray-5", "--data-dir", str(tmp_path), "--to", str(tmp_path / "cli"), "--min-shards", "0"],
-        capture_output=True, text=True, env={**os.environ, "HF_DATASETS_DISABLE_PROGRESS_BARS": "1"}, timeout=300,
-    )
+    result = run_cli("export", "8x8-gray-5", "--data-dir", tmp_path, "--to", tmp_path / "cli", "--min-shards", "0")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "min_shards (--min-shards) must be a whole number of at least 1, not 0" in result.stderr

@@ -9,7 +9,7 @@ from PIL import Image, ImageCms
 from builder.png import encode_png
 from builder.transform import tiny_image
 from fidelity import full_decode_reference, mean_abs_difference
-from source_factory import sample_path
+from tests.fixtures.sources import sample_path
 
 SIZE = (32, 32)
 
@@ -103,6 +103,7 @@ def test_truncated_jpeg_raises_a_decode_error(sample_dir, tmp_path):
         tiny_image(truncated, SIZE, "sRGB")
 
 
+@pytest.mark.benchmark
 @pytest.mark.parametrize("size, color", [((8, 8), "gray"), ((32, 32), "sRGB")])
 def test_fast_decode_stays_within_two_grey_levels_of_a_full_decode(sample_dir, size, color):
     """Fidelity of the DCT-domain downscaling on all 1000 real sample images (the README quotes the figure)."""
