@@ -44,6 +44,7 @@ RUN_ELSEWHERE = (
     ("imagenet-tiny slurm 64x64-sRGB-full --data-dir /data/imagenet --output /scratch/imagenet-tiny --num-shards 100 --only-shards",
      "test_slurm.py::test_dry_run_prints_the_scripts"),
     (".venv/bin/python benchmarks/bench_build.py", "test_bench_build.py::test_benchmark_runs_every_section_on_a_few_images"),
+    (".venv/bin/python benchmarks/bench_arrays.py", "test_bench_arrays.py::test_benchmark_prints_every_ratio_on_a_few_rows"),
     # timm is not installed here: its readers' exact datasets calls run against an export and the local Hub.
     ("python train.py --dataset hfds/", "test_publish.py::test_the_repo_root_loads_the_default_config_and_timm_reads_it"),
     ("python validate.py --dataset hfds/", "test_publish.py::test_the_repo_root_loads_the_default_config_and_timm_reads_it"),
