@@ -122,6 +122,7 @@ class Fault:
     times: int = 1
     skip: int = 0  # let this many matching requests through first
     meanwhile: Optional[Callable[[], None]] = None
+    whole_only: bool = False  # match only requests for a whole file (no Range header), not the reads of its parts
 
 
 @dataclasses.dataclass
@@ -142,7 +143,8 @@ class HubState:
         self.requests: list[tuple[str, str, int]] = []  # (method, path, status)
         self.unknown: list[str] = []
         self.fault_log: list[str] = []
-        self.observers: list[Callable[[str, str], None]] = []  # called with (method, path) as each request arrives
+        # Called with (method, path, request headers) as each request arrives, before it is answered.
+        self.observers: list[Callable[[str, str, Any], None]] = []
 
     def add_token(self, token: str, user: str, role: str = "write", orgs: tuple[str, ...] = ()) -> None:
         self.tokens[token] = Token(user, role, orgs)
@@ -196,9 +198,11 @@ class HubState:
                 and re.search(r"/lfs-upload/|/commit/|/repos/create|/branch/|/settings$", p)
             ]
 
-    def _take_fault(self, method: str, path: str) -> Optional[Fault]:
+    def _take_fault(self, method: str, path: str, ranged: bool = False) -> Optional[Fault]:
         with self.lock:
             for fault in self.faults:
+                if fault.whole_only and ranged:
+                    continue
                 if fault.method == method and re.search(fault.path, path) and fault.times > 0:
                     if fault.skip > 0:
                         fault.skip -= 1
@@ -263,8 +267,8 @@ class HubHandler(BaseHTTPRequestHandler):
         path, query = url.path, parse_qs(url.query)
         body = self._body() if method in ("POST", "PUT") else b""
         for observer in list(self.state.observers):
-            observer(method, path)
-        fault = self.state._take_fault(method, path)
+            observer(method, path, self.headers)
+        fault = self.state._take_fault(method, path, ranged="Range" in self.headers)
         if fault is not None and fault.meanwhile is not None:
             fault.meanwhile()
         if fault is not None and fault.kind == "drop":

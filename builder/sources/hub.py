@@ -10,9 +10,9 @@
   ``hf auth login``) or ``token=``.
 
 Which shards a build reads (:meth:`HubSource.plan`): a class subset of the Parquet layout reads only the
-shards whose row groups hold a chosen label (their footers' label statistics say which; a remote footer
-is read with a few range requests); the other layouts mix the classes in every shard, so a subset reads
-them all, and says so, with their size, before it starts. The layouts: :mod:`builder.sources.hub_layouts`.
+shards that hold a chosen label (the footer's label statistics rule out row groups; the label column of
+the others says; remotely both are read with a few range requests, not the images); the other layouts
+mix the classes in every shard, so a subset reads them all, and says so, with their size, before it starts. The layouts: :mod:`builder.sources.hub_layouts`.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ logger = logging.getLogger(__name__)
 
 HUB_PREFIX = "hf://"
 _REPO_URL = re.compile(r"hf://datasets/(?P<repo_id>[\w.-]+/[\w.-]+)(?:@(?P<revision>[^/]+))?/?")
-FOOTER_BLOCK = 1 << 16  # bytes a remote footer read asks for at a time
+PART_BLOCK = 1 << 16  # bytes a remote read of a Parquet footer or label column asks for at a time
 
 
 class HubAccessError(ImageNetTinyError, PermissionError):
@@ -83,8 +83,8 @@ class ShardStore(abc.ABC):
         """Done with what :meth:`fetch` gave: a download is deleted."""
 
     @abc.abstractmethod
-    def parquet_metadata(self, path: str) -> pq.FileMetaData:
-        """A Parquet file's footer (its row groups and their statistics), without its data."""
+    def parquet_file(self, path: str) -> contextlib.AbstractContextManager[pq.ParquetFile]:
+        """A Parquet file opened for reading parts of it: its footer, some columns of some row groups."""
 
     @abc.abstractmethod
     def where(self, path: str) -> str:
@@ -131,8 +131,10 @@ class SnapshotStore(ShardStore):
     def fetch(self, path: str, scratch: str) -> str:
         return self._real(path)
 
-    def parquet_metadata(self, path: str) -> pq.FileMetaData:
-        return pq.ParquetFile(self._real(path)).metadata
+    @contextlib.contextmanager
+    def parquet_file(self, path: str) -> Iterator[pq.ParquetFile]:
+        with pq.ParquetFile(self._real(path)) as parquet:
+            yield parquet
 
     def where(self, path: str) -> str:
         return self._real(path)
@@ -193,13 +195,16 @@ class RepoStore(ShardStore):
     def release(self, local: str) -> None:
         os.remove(local)
 
-    def parquet_metadata(self, path: str) -> pq.FileMetaData:
+    @contextlib.contextmanager
+    def parquet_file(self, path: str) -> Iterator[pq.ParquetFile]:
+        """The remote file, read by range requests of ``PART_BLOCK`` bytes as pyarrow asks for its parts."""
         from huggingface_hub import HfFileSystem
 
         with self._hub_errors(self.where(path), download=True):
             filesystem = HfFileSystem(token=self.token)
-            with filesystem.open(f"datasets/{self.repo_id}@{self.commit}/{path}", "rb", block_size=FOOTER_BLOCK) as f:
-                return pq.ParquetFile(f).metadata
+            with filesystem.open(f"datasets/{self.repo_id}@{self.commit}/{path}", "rb", block_size=PART_BLOCK) as f:
+                with pq.ParquetFile(f) as parquet:
+                    yield parquet
 
     def where(self, path: str) -> str:
         return f"{self.location}@{self.commit[:12]}/{path}"
@@ -280,13 +285,13 @@ class HubSource:
             chosen = [shard for shard in shards if self._may_hold(shard, wanted)]
             logger.info(
                 "%s: a %d-class build reads %d of the %d %s shards (%s of %s); the others hold none of its "
-                "classes (their row groups' label statistics say so)",
+                "classes (their label columns say so)",
                 self.layout.name, len(wanted), len(chosen), len(shards), split,
                 byte_size(sum(s.size for s in chosen)), byte_size(sum(s.size for s in shards)),
             )
             return chosen
         logger.warning(
-            "%s: a %d-class build %s all %d %s shards (%s): %s",
+            "%s: a %d-class build %s every one of the %d %s shards (%s): %s",
             self.layout.name, len(wanted), "downloads" if self.store.streamed else "reads", len(shards), split,
             byte_size(sum(s.size for s in shards)),
             "gzip archives are read from the start to the end, whatever the classes" if self.layout.kind == TAR_GZ
@@ -295,21 +300,37 @@ class HubSource:
         )
         return shards
 
+    def images(self, split: str, wnids: Sequence[str]) -> list:
+        """Not available: the Hub's layouts are read shard by shard, never listed image by image."""
+        raise SourceLayoutError(self._per_image(f"the {split} images"))
+
+    def train_image_counts(self) -> dict[str, int]:
+        """Not available, as :meth:`images`."""
+        raise SourceLayoutError(self._per_image("training images per class"))
+
+    def _per_image(self, what: str) -> str:
+        return (f"{self.data_dir} is read shard by shard as a build needs it, so {what} cannot be listed from it "
+                "(previews and class counts need a Kaggle or devkit download)")
+
     def _may_hold(self, shard: HubShard, wanted: frozenset[int]) -> bool:
-        """Whether the Parquet ``shard`` has a row group whose label range meets ``wanted``; True where its
-        footer keeps no statistics for the label."""
-        metadata = self.store.parquet_metadata(shard.path)
-        names = [metadata.schema.column(i).path for i in range(metadata.num_columns)]
-        if "label" not in names:
-            return True
-        column = names.index("label")
-        for group in range(metadata.num_row_groups):
-            statistics = metadata.row_group(group).column(column).statistics
-            if statistics is None or not statistics.has_min_max:
-                return True
-            if any(statistics.min <= label <= statistics.max for label in wanted):
-                return True
-        return False
+        """Whether the Parquet ``shard`` has a row of a ``wanted`` label: the row groups whose label statistics
+        cannot rule it out are asked, by their label column alone."""
+        with self.store.parquet_file(shard.path) as parquet:
+            metadata = parquet.metadata
+            names = [metadata.schema.column(i).path for i in range(metadata.num_columns)]
+            if "label" not in names:
+                return True  # the build will say what is wrong with it
+            column = names.index("label")
+            groups = [group for group in range(metadata.num_row_groups) if _may_meet(metadata.row_group(group).column(column), wanted)]
+            return bool(groups) and not wanted.isdisjoint(parquet.read_row_groups(groups, columns=["label"]).column("label").to_pylist())
+
+
+def _may_meet(chunk: pq.ColumnChunkMetaData, wanted: frozenset[int]) -> bool:
+    """Whether a row group's label column may hold a ``wanted`` label, by its statistics (True without them)."""
+    statistics = chunk.statistics
+    if statistics is None or not statistics.has_min_max:
+        return True
+    return any(statistics.min <= label <= statistics.max for label in wanted)
 
 
 def open_hub_repo(url: str, revision: Optional[str] = None, token: Optional[str] = None) -> HubSource:
