@@ -87,6 +87,41 @@ def stage(
     """Stage the shards of ``plan`` (split -> shards), keeping the images of the classes ``wnids``, into
     ``folder``; returns every split's parts, those finished by an earlier, interrupted run included."""
     os.makedirs(folder, exist_ok=True)
+    parts, todo = _finished_parts(folder, plan)
+    wanted = {split: source.wanted(split, wnids) for split in plan}
+    workers = max(1, num_proc or 1)
+    with (
+        _pool(workers) as pool,  # first: its processes fork before the progress bar's and the fetcher's threads start
+        _Progress(source.store.location, todo, sum(map(len, parts.values()))) as progress,
+        _Fetcher(source.store, todo, os.path.join(folder, DOWNLOADS), slots=workers + 1) as fetcher,
+    ):
+        def finish(shard: HubShard, part: StagedPart, local: str) -> None:
+            fetcher.done(local)  # the download is deleted only once its part is complete
+            parts[part.split].append(part)
+            progress.shard_done(shard, part)
+
+        def wait_for_one(running: dict[concurrent.futures.Future, tuple[HubShard, str]]) -> None:
+            done, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
+            for future in done:
+                shard, local = running.pop(future)
+                finish(shard, future.result(), local)
+
+        running: dict[concurrent.futures.Future, tuple[HubShard, str]] = {}
+        for shard, local in fetcher:
+            task = _Task(shard, local, source.store.where(shard.path), wanted[shard.split], job, _part_path(folder, shard))
+            if pool is None:
+                finish(shard, _stage_shard(task), local)
+                continue
+            running[pool.submit(_stage_shard, task)] = (shard, local)
+            while len(running) >= workers:
+                wait_for_one(running)
+        while running:
+            wait_for_one(running)
+    return parts
+
+
+def _finished_parts(folder: str, plan: dict[str, list[HubShard]]) -> tuple[dict[str, list[StagedPart]], list[HubShard]]:
+    """The parts that an earlier run finished, by split, and the shards still to stage."""
     parts: dict[str, list[StagedPart]] = {split: [] for split in plan}
     todo = []
     for split, shards in plan.items():
@@ -96,26 +131,9 @@ def stage(
                 todo.append(shard)
             else:
                 parts[split].append(finished)
-    earlier = sum(len(found) for found in parts.values())
-    if earlier:
-        logger.info("Resuming: %d shard(s) were built by an earlier run and are not read again", earlier)
-    workers = max(1, num_proc or 1)
-    wanted = {split: source.wanted(split, wnids) for split in plan}
-    progress = _Progress(source.store.location, todo, earlier)
-    with _pool(workers) as pool, _Fetcher(source.store, todo, os.path.join(folder, DOWNLOADS), workers + 1) as fetcher:
-        running: dict[concurrent.futures.Future, tuple[HubShard, str]] = {}
-        for shard, local in fetcher:
-            task = _Task(shard, local, source.store.where(shard.path), wanted[shard.split], job, _part_path(folder, shard))
-            if pool is None:
-                _finish(shard, _stage_shard(task), local, fetcher, parts, progress)
-                continue
-            running[pool.submit(_stage_shard, task)] = (shard, local)
-            while len(running) >= workers:
-                _wait_one(running, fetcher, parts, progress)
-        while running:
-            _wait_one(running, fetcher, parts, progress)
-    progress.close()
-    return parts
+    if len(todo) < sum(map(len, plan.values())):
+        logger.info("Resuming: %d shard(s) were built by an earlier run and are not read again", sum(map(len, parts.values())))
+    return parts, todo
 
 
 def merged_images(parts: Sequence[StagedPart], duplicates: list[report.SkippedImage]) -> Iterator[StagedImage]:
@@ -125,8 +143,8 @@ def merged_images(parts: Sequence[StagedPart], duplicates: list[report.SkippedIm
     previous: Optional[StagedImage] = None
     for image in heapq.merge(*runs, key=lambda staged: staged.image_id):
         if previous is not None and image.image_id == previous.image_id:
-            split = parts[0].split
-            duplicates.append(report.SkippedImage(split, image.image_id, image.where, f"another image has the same id: {previous.where}"))
+            reason = f"another image has the same id: {previous.where}"
+            duplicates.append(report.SkippedImage(parts[0].split, image.image_id, image.where, reason))
             continue
         previous = image
         yield image
@@ -238,24 +256,11 @@ def _pool(workers: int) -> Iterator[Optional[concurrent.futures.ProcessPoolExecu
         yield pool
 
 
-def _wait_one(running: dict, fetcher: "_Fetcher", parts: dict, progress: "_Progress") -> None:
-    done, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
-    for future in done:
-        shard, local = running.pop(future)
-        _finish(shard, future.result(), local, fetcher, parts, progress)
-
-
-def _finish(shard: HubShard, part: StagedPart, local: str, fetcher: "_Fetcher", parts: dict, progress: "_Progress") -> None:
-    fetcher.done(local)
-    parts[part.split].append(part)
-    progress.shard_done(shard, part)
-
-
 class _Fetcher:
     """Fetches ``shards`` in order in a thread, ahead of their use, holding at most ``slots`` of them at
     a time (a slot is freed by :meth:`done`, which releases the file: a download is deleted)."""
 
-    def __init__(self, store: ShardStore, shards: Sequence[HubShard], scratch: str, slots: int) -> None:
+    def __init__(self, store: ShardStore, shards: Sequence[HubShard], scratch: str, *, slots: int) -> None:
         self.store, self.shards, self.scratch = store, list(shards), scratch
         self._ready: queue.Queue = queue.Queue()
         self._slots = threading.Semaphore(slots)
@@ -300,14 +305,18 @@ class _Progress:
     turns off) and a line per shard in the log."""
 
     def __init__(self, location: str, todo: Sequence[HubShard], earlier: int) -> None:
-        from huggingface_hub.utils import tqdm
-
+        self.location, self.todo, self.earlier = location, todo, earlier
         self.total_bytes, self.total_shards = sum(s.size for s in todo), len(todo)
         self.bytes = self.shards = self.images = 0
-        if todo:
-            logger.info("Building from %s: %d shard(s), %s, %s", location, len(todo), byte_size(self.total_bytes),
-                        f"{earlier} more built earlier" if earlier else "none built earlier")
-        self.bar = tqdm(total=self.total_bytes, unit="B", unit_scale=True, desc="Shards", disable=not todo)
+
+    def __enter__(self) -> "_Progress":
+        from huggingface_hub.utils import tqdm
+
+        if self.todo:
+            logger.info("Building from %s: %d shard(s), %s, %s", self.location, self.total_shards, byte_size(self.total_bytes),
+                        f"{self.earlier} more built earlier" if self.earlier else "none built earlier")
+        self.bar = tqdm(total=self.total_bytes, unit="B", unit_scale=True, desc="Shards", disable=not self.todo)
+        return self
 
     def shard_done(self, shard: HubShard, part: StagedPart) -> None:
         self.shards += 1
@@ -321,5 +330,5 @@ class _Progress:
             byte_size(self.bytes), byte_size(self.total_bytes), self.images,
         )
 
-    def close(self) -> None:
+    def __exit__(self, *exc) -> None:
         self.bar.close()

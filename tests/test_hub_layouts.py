@@ -7,6 +7,7 @@ files names them; a label that contradicts an image's file name or key names the
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import tarfile
@@ -110,3 +111,22 @@ def test_info_json_is_not_needed(made, ilsvrc_dir, tmp_path):
     assert json.loads((tmp_path / "_info.json").read_text())["splits"]["train"]["num_samples"] == len(made.train)
     (tmp_path / "_info.json").unlink()
     assert open_source(tmp_path).splits == ("train", "validation")
+
+
+def test_an_image_twice_in_the_shards_is_built_once_and_the_second_reported(made, ilsvrc_dir, tmp_path):
+    make_wds_snapshot(tmp_path, made, ilsvrc_dir, {"train": 2, "validation": 1})
+    first, second = tmp_path / "imagenet1k-train-0000.tar", tmp_path / "imagenet1k-train-0001.tar"
+    with tarfile.open(first) as tar:
+        key = next(name for name in tar.getnames() if name.endswith(".jpg")).removesuffix(".jpg")
+        copied = {f"{key}.{ext}": tar.extractfile(f"{key}.{ext}").read() for ext in ("jpg", "cls", "json")}
+    with tarfile.open(second, "a") as tar:
+        for name, content in copied.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            tar.addfile(info, io.BytesIO(content))
+    builder = prepare_variant("8x8-gray-2", str(tmp_path), cache_dir=str(tmp_path / "cache"), classes=TWO)
+    assert builder.as_dataset()["train"]["image_id"].count(key) == 1
+    with open(f"{builder.cache_dir}/skipped_images.csv", newline="") as f:
+        (row,) = list(csv.DictReader(f))
+    assert (row["image_id"], row["path"]) == (key, f"{second}:{key}.jpg")
+    assert row["reason"] == f"another image has the same id: {first}:{key}.jpg"

@@ -266,3 +266,24 @@ def test_a_repository_that_does_not_exist_is_explained(hub, env, tmp_path):
     assert "hf://datasets/nobody/imagenet was not found, or it is private and your token may not read it" in result.stderr
     wrong = generate(env, tmp_path, data_dir="hf://imagenet")
     assert wrong.returncode == 2 and "expected hf://datasets/OWNER/NAME" in wrong.stderr
+
+
+@pytest.mark.e2e
+def test_a_snapshot_from_hf_download_builds_in_place(hub, env, made, kaggle_build, tmp_path):
+    """The snapshot as ``hf download`` leaves it: in a folder of its own (``--local-dir``), or in the Hub
+    cache (``snapshots/<commit>``, links into the cache's blobs); either is read where it is."""
+    hub.state.grant_access(REPO, "carol")
+    hf = str(Path(sys.executable).with_name("hf"))
+    local = subprocess.run([hf, "download", REPO, "--repo-type", "dataset", "--local-dir", str(tmp_path / "imagenet-1k")],
+                           capture_output=True, text=True, env=env, timeout=300)
+    assert local.returncode == 0, local.stderr
+    cached = subprocess.run([hf, "download", REPO, "--repo-type", "dataset", "--cache-dir", str(tmp_path / "hub-cache")],
+                            capture_output=True, text=True, env=env, timeout=300)
+    assert cached.returncode == 0, cached.stderr
+    (snapshot,) = (tmp_path / "hub-cache" / "datasets--ILSVRC--imagenet-1k" / "snapshots").iterdir()
+    assert snapshot.parent.name == "snapshots" and (snapshot / "classes.py").is_symlink()
+    for folder in (tmp_path / "imagenet-1k", snapshot):
+        cache = tmp_path / f"cache-{folder.name}"
+        result = generate(env, cache, data_dir=str(folder), boxes_of=made.root)
+        assert result.returncode == 0, result.stderr
+        assert_same_rows(built(cache), kaggle_build)

@@ -42,7 +42,7 @@ from typing import Mapping, Optional, Sequence
 
 from builder.classes import ilsvrc_classes
 from builder.ilsvrc_files import WNID_PATTERN
-from builder.sources.base import SourceLayoutError
+from builder.sources.base import SPLITS, SourceLayoutError
 
 PARQUET, TAR_GZ, WDS = "parquet", "tar.gz", "webdataset"
 CLASSES_FILE = "classes.py"
@@ -52,7 +52,7 @@ _PARQUET = re.compile(r"data/(?P<split>train|validation|test)-(?P<index>[0-9]{5}
 _TAR_GZ = re.compile(r"data/(?:(?P<train>train)_images_(?P<index>[0-9]+)|(?P<other>val|test)_images)\.tar\.gz")
 _WDS = re.compile(r"(?:.*/)?imagenet1k-(?P<split>train|validation)-(?P<index>[0-9]+)\.tar")
 TAR_GZ_TRAIN_ARCHIVES = 5  # train_images_0 .. train_images_4
-_SPLIT_NAMES = {"train": "train", "val": "validation", "validation": "validation", "test": "test"}
+_SPLIT_NAMES = {"train": "train", "val": "validation", "test": "test"}
 # A train or validation file name of ILSVRC/imagenet-1k: the ILSVRC stem, then the WNID.
 _LABELLED_NAME = re.compile(r"(?P<stem>.+)_(?P<wnid>n[0-9]{8})")
 
@@ -76,11 +76,7 @@ class HubShard:
 
 @dataclasses.dataclass(frozen=True)
 class HubLayout:
-    """A repository's images in one layout: its shards in order, and whether a class subset can skip some.
-
-    ``mixed``: every shard may hold any class (shuffled WebDataset shards, gzip archives that cannot be
-    read in part), so a class subset still reads them all.
-    """
+    """A repository's images in one layout (``kind``): its shards in split order, and its class table file."""
 
     name: str
     kind: str
@@ -90,11 +86,7 @@ class HubLayout:
     @property
     def splits(self) -> tuple[str, ...]:
         present = {shard.split for shard in self.shards}
-        return tuple(split for split in ("train", "validation", "test") if split in present)
-
-    @property
-    def mixed(self) -> bool:
-        return self.kind != PARQUET
+        return tuple(split for split in SPLITS if split in present)
 
     def split_shards(self, split: str) -> list[HubShard]:
         return [shard for shard in self.shards if shard.split == split]
@@ -116,55 +108,52 @@ def find_layout(files: Mapping[str, int], where: str) -> Optional[HubLayout]:
 
 
 def _parquet_layout(files: Mapping[str, int], where: str) -> Optional[HubLayout]:
-    found = {path: _PARQUET.fullmatch(path) for path in files}
-    found = {path: match for path, match in found.items() if match}
+    found = _matching(files, _PARQUET)
     if not found:
         return None
-    missing = []
-    for split in {match["split"] for match in found.values()}:
-        counts = {int(match["count"]) for match in found.values() if match["split"] == split}
-        for count in counts:
-            missing += [f"data/{split}-{i:05d}-of-{count:05d}.parquet" for i in range(count)
-                        if f"data/{split}-{i:05d}-of-{count:05d}.parquet" not in found]
-    _require(where, "ILSVRC/imagenet-1k (Parquet)", missing + ([] if CLASSES_FILE in files else [CLASSES_FILE]))
-    shards = tuple(HubShard(path, files[path], found[path]["split"], PARQUET) for path in sorted(found, key=_split_order(found)))
-    return HubLayout("ILSVRC/imagenet-1k (Parquet)", PARQUET, shards, CLASSES_FILE)
+    expected = {f"data/{m['split']}-{i:05d}-of-{m['count']}.parquet" for m in found.values() for i in range(int(m["count"]))}
+    _require(where, "ILSVRC/imagenet-1k (Parquet)", sorted(expected - set(found)) + _classes_missing(files))
+    return HubLayout("ILSVRC/imagenet-1k (Parquet)", PARQUET, _shards(files, {p: m["split"] for p, m in found.items()}, PARQUET), CLASSES_FILE)
 
 
 def _tar_gz_layout(files: Mapping[str, int], where: str) -> Optional[HubLayout]:
-    found = {path: _TAR_GZ.fullmatch(path) for path in files}
-    found = {path: match for path, match in found.items() if match}
+    found = _matching(files, _TAR_GZ)
     if not found:
         return None
     train = [f"data/train_images_{i}.tar.gz" for i in range(TAR_GZ_TRAIN_ARCHIVES)]
-    _require(where, "ILSVRC/imagenet-1k (.tar.gz)", [p for p in train if p not in files] + ([] if CLASSES_FILE in files else [CLASSES_FILE]))
+    _require(where, "ILSVRC/imagenet-1k (.tar.gz)", [p for p in train if p not in files] + _classes_missing(files))
     splits = {path: _SPLIT_NAMES[match["train"] or match["other"]] for path, match in found.items()}
-    shards = tuple(HubShard(path, files[path], splits[path], TAR_GZ) for path in sorted(found, key=_split_order(splits)))
-    return HubLayout("ILSVRC/imagenet-1k (.tar.gz)", TAR_GZ, shards, CLASSES_FILE)
+    return HubLayout("ILSVRC/imagenet-1k (.tar.gz)", TAR_GZ, _shards(files, splits, TAR_GZ), CLASSES_FILE)
 
 
 def _wds_layout(files: Mapping[str, int], where: str) -> Optional[HubLayout]:
-    found = {path: _WDS.fullmatch(path) for path in files}
-    found = {path: match for path, match in found.items() if match}
+    found = _matching(files, _WDS)
     if not found:
         return None
+    # The names carry no count: a gap in a split's numbers is a missing shard.
     missing = []
-    for split in {match["split"] for match in found.values()}:
-        numbers = sorted(int(match["index"]) for match in found.values() if match["split"] == split)
-        width = len(next(m["index"] for m in found.values() if m["split"] == split))
-        missing += [f"imagenet1k-{split}-{i:0{width}d}.tar" for i in sorted(set(range(numbers[-1] + 1)) - set(numbers))]
-    _require(where, "timm/imagenet-1k-wds", missing)
-    shards = tuple(HubShard(path, files[path], found[path]["split"], WDS) for path in sorted(found, key=_split_order(found)))
-    return HubLayout("timm/imagenet-1k-wds", WDS, shards, None)
+    for split in {m["split"] for m in found.values()}:
+        numbers = {m["index"]: path for path, m in found.items() if m["split"] == split}
+        width = len(next(iter(numbers)))
+        folder = next(iter(numbers.values())).rpartition("/")[0]
+        missing += [f"{folder + '/' if folder else ''}imagenet1k-{split}-{i:0{width}d}.tar"
+                    for i in range(max(map(int, numbers)) + 1) if f"{i:0{width}d}" not in numbers]
+    _require(where, "timm/imagenet-1k-wds", sorted(missing))
+    return HubLayout("timm/imagenet-1k-wds", WDS, _shards(files, {p: m["split"] for p, m in found.items()}, WDS), None)
 
 
-def _split_order(splits: Mapping[str, object]):
-    """Sort key: train, validation, test, then the file name (zero-padded numbers sort as numbers)."""
-    def split_of(path: str) -> str:
-        value = splits[path]
-        return value if isinstance(value, str) else value["split"]
+def _matching(files: Mapping[str, int], pattern: re.Pattern) -> dict[str, re.Match]:
+    return {path: match for path in files if (match := pattern.fullmatch(path))}
 
-    return lambda path: (("train", "validation", "test").index(split_of(path)), path)
+
+def _classes_missing(files: Mapping[str, int]) -> list[str]:
+    return [] if CLASSES_FILE in files else [CLASSES_FILE]
+
+
+def _shards(files: Mapping[str, int], splits: Mapping[str, str], kind: str) -> tuple[HubShard, ...]:
+    """The shards, train then validation then test, each split's in name order (zero-padded: number order)."""
+    order = sorted(splits, key=lambda path: (SPLITS.index(splits[path]), path))
+    return tuple(HubShard(path, files[path], splits[path], kind) for path in order)
 
 
 def _require(where: str, name: str, missing: Sequence[str]) -> None:
