@@ -252,7 +252,7 @@ def test_a_revision_builds_the_repository_as_it_was(hub, env, repo_files, made, 
     now = generate(env, tmp_path / "now", data_dir=f"hf://datasets/{repo_id}")
     assert now.returncode == 2 and "lacks 1 file(s): classes.py" in now.stderr
     unknown = generate(env, tmp_path / "unknown", "--revision", "v9", data_dir=f"hf://datasets/{repo_id}")
-    assert unknown.returncode == 2 and f"hf://datasets/{repo_id} has no revision" in unknown.stderr
+    assert unknown.returncode == 2 and f"hf://datasets/{repo_id} has no revision 'v9'" in unknown.stderr
     then = generate(env, tmp_path / "then", "--revision", old, data_dir=f"hf://datasets/{repo_id}")
     assert then.returncode == 0, then.stderr
     same = generate(env, tmp_path / "then", data_dir=f"hf://datasets/{repo_id}@{old}")

@@ -161,11 +161,11 @@ class RepoStore(ShardStore):
         from huggingface_hub import HfApi
         from huggingface_hub.hf_api import RepoFile
 
-        self.repo_id, self.token = match["repo_id"], token
+        self.repo_id, self.token, self.revision = match["repo_id"], token, match["revision"] or revision
         self.location = f"hf://datasets/{self.repo_id}"
         self.api = HfApi(token=token)
         with self._hub_errors(self.location):
-            info = self.api.dataset_info(self.repo_id, revision=match["revision"] or revision)
+            info = self.api.dataset_info(self.repo_id, revision=self.revision)
             self.commit = info.sha
             tree = self.api.list_repo_tree(self.repo_id, repo_type="dataset", revision=self.commit, recursive=True)
             self._files = {entry.path: entry.size for entry in tree if isinstance(entry, RepoFile)}
@@ -232,7 +232,7 @@ class RepoStore(ShardStore):
                 f"(is {page} right? log in with `hf auth login` or set HF_TOKEN)"
             ) from None
         except RevisionNotFoundError:
-            raise HubAccessError(f"{self.location} has no revision {where.partition('@')[2] or 'of that name'}") from None
+            raise HubAccessError(f"{self.location} has no revision {self.revision!r} (a branch, tag or commit of it)") from None
         except (HfHubHTTPError, OSError) as error:
             if not download:
                 raise

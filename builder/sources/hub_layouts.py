@@ -18,14 +18,18 @@ they hold was read from the code and documentation of people who use them):
   ``data/train_images_{0..4}.tar.gz``, ``data/val_images.tar.gz``, ``data/test_images.tar.gz``: flat
   ``.JPEG`` files named as above; ``classes.py``. Sources: the loading script ``imagenet-1k.py`` (in the
   ``huggingface/datasets`` repository until datasets moved to the Hub: ``_DATA_URL``, the label from
-  the ``_<wnid>`` suffix of the file name, -1 for test) and directory listings of downloads.
+  the ``_<wnid>`` suffix of the file name, -1 for test), download-and-extract scripts naming the seven
+  archives, and a listing of a download of them (October 2024: five train archives of 27 GiB each).
 ``timm/imagenet-1k-wds``, WebDataset:
-  ``imagenet1k-train-{0000..1023}.tar`` and ``imagenet1k-validation-{00..63}.tar`` (its README; download
-  scripts), with ``_info.json``; each sample is ``<key>.jpg``, ``<key>.cls`` (the class index in sorted
-  WNID order, ASCII) and ``<key>.json``; the key plus ``.JPEG`` is the original file name (timm's
-  ``ReaderWds``: ``key_ext = '.JPEG'``), so the key is the ILSVRC stem. Its README: converted from
-  TFDS's ImageNet-1k (which re-encoded a few images: the CMYK JPEGs to RGB, the one PNG to JPEG), train
-  and validation only, shards shuffled.
+  ``imagenet1k-train-{0000..1023}.tar`` (1,281,167 samples) and ``imagenet1k-validation-{00..63}.tar``
+  (50,000) at the top of the repository (its README writes ``{0000..0063}``; the download and streaming
+  scripts that use it, ``{00..63}``: any zero-padding is accepted), and timm's ``_info.json`` (split names,
+  files, shard lengths: not needed here). Each sample is ``<key>.jpg``, ``<key>.cls`` (the class index,
+  ASCII, in sorted WNID order: timm's ``ReaderWds`` reads it as the target) and ``<key>.json`` (not read
+  here); the key plus ``.JPEG`` is the original file name (``ReaderWds``: ``key_ext = '.JPEG'``), so
+  the key is the ILSVRC stem, and a training key's WNID is checked against its ``.cls``. Its README:
+  converted from TFDS's ImageNet-1k shards, train and validation only; TFDS's catalog: its 3.0.0
+  re-encoded about 12 CMYK JPEGs as RGB and the one PNG as JPEG. The shards are shuffled.
 
 ``classes.py`` holds ``IMAGENET2012_CLASSES``, an ``OrderedDict`` of the 1000 WNIDs in sorted order
 (the label is the position) to their words. Its words are not Kaggle's in every case (``n03126707`` is
