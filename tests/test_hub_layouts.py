@@ -17,7 +17,7 @@ import pytest
 
 from builder.classes import ilsvrc_classes
 from builder.errors import InputError
-from builder.sources import SourceLayoutError, open_source
+from builder.sources import ArchiveError, SourceLayoutError, open_source
 from builder.sources.annotations import AnnotationError
 from builder.sources.hub_layouts import read_classes_py
 from hub_sources import classes_py, make_parquet_snapshot, make_wds_snapshot
@@ -130,3 +130,11 @@ def test_an_image_twice_in_the_shards_is_built_once_and_the_second_reported(made
         (row,) = list(csv.DictReader(f))
     assert (row["image_id"], row["path"]) == (key, f"{second}:{key}.jpg")
     assert row["reason"] == f"another image has the same id: {first}:{key}.jpg"
+
+
+def test_a_truncated_parquet_shard_is_named(made, ilsvrc_dir, tmp_path):
+    make_parquet_snapshot(tmp_path, made, ilsvrc_dir, {"train": 2, "validation": 1})
+    shard = tmp_path / "data" / "train-00001-of-00002.parquet"
+    shard.write_bytes(shard.read_bytes()[: shard.stat().st_size // 2])
+    with pytest.raises(ArchiveError, match=f"{shard}: not a readable Parquet file .*; is the download complete?"):
+        prepare_variant("8x8-gray-2", str(tmp_path), cache_dir=str(tmp_path / "cache"), classes=TWO)

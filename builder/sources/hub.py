@@ -32,7 +32,8 @@ from builder.classes import ilsvrc_classes
 from builder.errors import ImageNetTinyError, InputError
 from builder.sources.archives import file_state
 from builder.sources.base import SourceLayoutError
-from builder.sources.hub_layouts import CLASSES_FILE, PARQUET, TAR_GZ, HubLayout, HubShard, find_layout, read_classes_py
+from builder.sources.hub_layouts import PARQUET, TAR_GZ, HubLayout, HubShard, find_layout, read_classes_py
+from builder.sources.shard_readers import parquet_errors
 
 logger = logging.getLogger(__name__)
 
@@ -315,7 +316,7 @@ class HubSource:
     def _may_hold(self, shard: HubShard, wanted: frozenset[int]) -> bool:
         """Whether the Parquet ``shard`` has a row of a ``wanted`` label: the row groups whose label statistics
         cannot rule it out are asked, by their label column alone."""
-        with self.store.parquet_file(shard.path) as parquet:
+        with parquet_errors(self.store.where(shard.path)), self.store.parquet_file(shard.path) as parquet:
             metadata = parquet.metadata
             names = [metadata.schema.column(i).path for i in range(metadata.num_columns)]
             if "label" not in names:

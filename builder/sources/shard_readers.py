@@ -13,6 +13,7 @@ a shard whose names or labels contradict the layout is an error that names the s
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import tarfile
 import zlib
@@ -21,6 +22,7 @@ from typing import BinaryIO, Callable, Iterator, Optional
 import pyarrow.parquet as pq
 
 from builder.classes import ilsvrc_classes
+from builder.errors import ImageNetTinyError
 from builder.sources.archives import MAX_MEMBER_BYTES, ArchiveError, is_image_name
 from builder.sources.base import SourceLayoutError
 from builder.sources.hub_layouts import PARQUET, TAR_GZ, WDS, split_file_name
@@ -69,7 +71,7 @@ def _checked_label(label: object, where: str) -> int:
 
 
 def _parquet_images(path: str, where: str, split: str, wanted: Wanted) -> Iterator[ShardImage]:
-    try:
+    with parquet_errors(where):
         parquet = pq.ParquetFile(path)
         missing = {"image", "label"} - set(parquet.schema_arrow.names)
         if missing:
@@ -83,12 +85,19 @@ def _parquet_images(path: str, where: str, split: str, wanted: Wanted) -> Iterat
                 images = parquet.read_row_group(group, columns=["image"]).column("image").combine_chunks()
                 yield from _parquet_rows(images, group_labels, start, where, split, wanted)
             start += rows
-    except OSError as error:  # pyarrow's ArrowInvalid and ArrowIOError are OSError or ValueError
-        raise ArchiveError(f"{where}: not a readable Parquet file ({error}); download it again") from None
-    except ValueError as error:
-        if isinstance(error, SourceLayoutError):
+
+
+@contextlib.contextmanager
+def parquet_errors(where: str) -> Iterator[None]:
+    """pyarrow's errors reading the Parquet file ``where`` as an :class:`ArchiveError` that names it."""
+    try:
+        yield
+    except SourceLayoutError:
+        raise
+    except (OSError, ValueError) as error:  # pyarrow's: ArrowIOError is an OSError, ArrowInvalid a ValueError
+        if isinstance(error, ImageNetTinyError):
             raise
-        raise ArchiveError(f"{where}: not a readable Parquet file ({error}); download it again") from None
+        raise ArchiveError(f"{where}: not a readable Parquet file ({error}); is the download complete?") from None
 
 
 def _parquet_rows(images, labels: list, start: int, where: str, split: str, wanted: Wanted) -> Iterator[ShardImage]:
