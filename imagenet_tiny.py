@@ -1,30 +1,38 @@
 """ImageNet-tiny: the ILSVRC classification images, classes and splits, downscaled to tiny sizes.
 
-Built from the user's own ImageNet download (Kaggle or devkit layout)::
+Built from the user's own ImageNet download (Kaggle or devkit layout, or the Hub's copies)::
 
     from imagenet_tiny import ImageNetTiny
     builder = ImageNetTiny(config_name="16x16-sRGB-10", data_dir="/data/imagenet")
     builder.download_and_prepare(num_proc=8)
     ds = builder.as_dataset()   # DatasetDict: train, validation (and test for full configs)
 
+From the Hub, streamed (a few shards on disk at a time), with boxes from Kaggle's files::
+
+    ImageNetTiny(config_name="16x16-sRGB-10", data_dir="hf://datasets/ILSVRC/imagenet-1k",
+                 boxes=["LOC_train_solution.csv", "LOC_val_solution.csv"])
+
 Config names follow ``{W}x{H}-{gray|sRGB}-{N|full}[-{crop|pad|squash}]``; see ``builder.config``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
-from typing import Optional
+import shutil
+from typing import Optional, Sequence
 
 import datasets
 
-from builder import cache, report, workers
+from builder import cache, report, staging, workers
 from builder.arrays import load_arrays
 from builder.classes import ilsvrc_classes, select_classes
 from builder.config import GRAMMAR, ConfigNameError, ImageNetTinyConfig, predefined_configs
-from builder.errors import ImageNetTinyError
-from builder.examples import Shard, boxes_outside, shard_images, share, tiny_example, tiny_features
-from builder.sources import no_data_dir, open_source
+from builder.errors import ImageNetTinyError, InputError
+from builder.examples import Shard, boxes_outside, example_row, fit_of, shard_images, share, tiny_example, tiny_features
+from builder.sources import HubSource, SourceImage, no_data_dir, open_source
+from builder.sources.annotations import AnnotationError, box_files_state, read_box_files
 from builder.transform import DECODE_ERRORS
 
 logger = logging.getLogger(__name__)
@@ -66,21 +74,37 @@ class CorruptImageError(ImageNetTinyError, ValueError):
 
 
 class ImageNetTiny(datasets.GeneratorBasedBuilder):
-    """Tiny variants of ImageNet, built from a local download given as ``data_dir``.
+    """Tiny variants of ImageNet, built from a download given as ``data_dir``.
 
     A build is reused only for the same download: where it is (resolved) and what is there (a fingerprint
     of the files it reads; ``builder.cache``). ``strict=True`` makes an unreadable image fail the build, and
     a finished build that skipped one fail the run; by default unreadable images are skipped and listed
     in ``skipped_images.csv`` beside the dataset (``builder.report``).
+
+    ``data_dir`` may be a Hub repository, ``hf://datasets/ILSVRC/imagenet-1k`` or ``.../timm/imagenet-1k-wds``
+    (at ``revision``, read with datasets' ``token`` or huggingface_hub's), or a local snapshot of one;
+    these carry no boxes, which ``boxes`` (Kaggle's ``LOC_*_solution.csv``, the devkit's XML folders)
+    attaches by image id. Such builds go shard by shard (``builder.staging``) and resume when run again.
     """
 
     VERSION = datasets.Version(_VERSION)
     BUILDER_CONFIG_CLASS = ImageNetTinyConfig
     BUILDER_CONFIGS = predefined_configs(_VERSION)
 
-    def __init__(self, *args, strict: bool = False, shard: Optional[tuple[int, int]] = None, **kwargs):
+    def __init__(
+        self,
+        *args,
+        strict: bool = False,
+        shard: Optional[tuple[int, int]] = None,
+        boxes: Optional[Sequence[str | os.PathLike]] = None,
+        revision: Optional[str] = None,
+        **kwargs,
+    ):
         self.strict = strict
         self.shard = shard  # (index, count): build only that share of the images (builder.examples.share; publish.cluster builds shards)
+        self.boxes = [boxes] if isinstance(boxes, (str, os.PathLike)) else list(boxes or [])
+        self.revision = revision
+        self._staging_workers: Optional[int] = None
         super().__init__(*args, **kwargs)
 
     def _create_builder_config(self, config_name=None, custom_features=None, config_id=None, **config_kwargs):
@@ -97,16 +121,28 @@ class ImageNetTiny(datasets.GeneratorBasedBuilder):
             return config, config_id or plain_id
         # The download is opened here, before _info, since the build's cache id depends on it; a wrong
         # data_dir (or a class table that is not ImageNet's) fails here, before any work starts.
-        self.source = open_source(config.data_dir)
+        self.source = open_source(config.data_dir, revision=self.revision, token=self.token if isinstance(self.token, str) else None)
+        if self.boxes and not isinstance(self.source, HubSource):
+            raise InputError(f"boxes= is for the Hub's copies, which have none; {self.source.data_dir} has its own")
+        if self.shard is not None and isinstance(self.source, HubSource):
+            raise InputError(f"{self.source.data_dir}: a Hub source is built on one machine (shard= is not available for it yet)")
         # Unlabelled test images cannot be filtered by class, so only the full configs have them.
         self.splits = tuple(s for s in self.source.splits if s != "test" or config.num_classes is None)
         self.origin = cache.BuildOrigin(
-            os.path.realpath(self.source.data_dir),
-            self.source.fingerprint(self.splits, self.classes.wnids),
+            self.source.resolved_location(),
+            self._fingerprint(),
             variant=plain_id,
         )
         key = {**self.origin.key(), **({"shard": "{}-of-{}".format(*self.shard)} if self.shard else {})}
         return config, config_id or config.create_config_id(config_kwargs, custom_features=custom_features, build_of=key)
+
+    def _fingerprint(self) -> str:
+        """The source's fingerprint, and that of the box files given (which change the rows)."""
+        fingerprint = self.source.fingerprint(self.splits, self.classes.wnids)
+        if not self.boxes:
+            return fingerprint
+        states = [f"{path} {size} {mtime}" for path, size, mtime in box_files_state(self.boxes)]
+        return hashlib.blake2b("\n".join([fingerprint, *states]).encode(), digest_size=16).hexdigest()
 
     def _info(self) -> datasets.DatasetInfo:
         return datasets.DatasetInfo(
@@ -128,6 +164,8 @@ class ImageNetTiny(datasets.GeneratorBasedBuilder):
             raise CorruptImageError(failure)
 
     def _split_generators(self, dl_manager):
+        if isinstance(self.source, HubSource):
+            return self._staged_split_generators()
         images = {split: self.source.images(split, self.classes.wnids) for split in self.splits}
         self._report_unlisted(images)
         if self.shard is not None:  # a shard holds the splits its share reaches into
@@ -151,7 +189,30 @@ class ImageNetTiny(datasets.GeneratorBasedBuilder):
             for split, rows in unlisted.items():
                 report.write_part(self._output_dir, split, report.LISTING_PART, rows)
 
-    def _generate_examples(self, shards: list[Shard]):
+    def _staged_split_generators(self) -> list[datasets.SplitGenerator]:
+        """Stage the shards the build reads (downloading them a few at a time, for a repository), then hand
+        each split's parts to datasets as one shard, written in image-id order."""
+        plan = {split: self.source.plan(split, self.classes.wnids) for split in self.splits}
+        job = staging.TinyJob(self.config.size, self.config.color, self.config.fit_mode, self.config.resample)
+        parts = staging.stage(self.source, plan, self.classes.wnids, job, self._staging_dir(), self._staging_workers)
+        unreadable = [row for split_parts in parts.values() for part in split_parts for row in part.skipped]
+        if unreadable and self.strict:
+            more = f" (and {len(unreadable) - 1} more)" if len(unreadable) > 1 else ""
+            raise CorruptImageError(f"cannot read {unreadable[0].path}: {unreadable[0].reason}{more}")
+        self._attached = read_box_files(self.boxes, self.classes.wnids) if self.boxes else {}
+        return [
+            datasets.SplitGenerator(name=split, gen_kwargs={"parts": [split_parts]})
+            for split, split_parts in parts.items()
+        ]
+
+    def _staging_dir(self) -> str:
+        """Beside the build (whose id holds the source's fingerprint), so that the same build resumes there."""
+        return self._output_dir.removesuffix(".incomplete") + ".staging"
+
+    def _generate_examples(self, shards: Optional[list[Shard]] = None, parts: Optional[list[list[staging.StagedPart]]] = None):
+        if parts is not None:
+            yield from self._staged_examples(parts[0])
+            return
         for shard in shards:
             rows = []
             for image in shard.images:
@@ -162,17 +223,38 @@ class ImageNetTiny(datasets.GeneratorBasedBuilder):
                         raise CorruptImageError(f"cannot read {image.path}: {report.describe(error)}") from error
                     rows.append(report.SkippedImage(shard.split, image.image_id, image.path, report.describe(error)))
                     continue
-                size = (example["original_width"], example["original_height"])
-                rows += [
-                    report.AdjustedBox(shard.split, image.image_id, image.path, " ".join(map(str, box)), fate)
-                    for box, fate in boxes_outside(image, size)
-                ]
+                rows += _adjusted_boxes(shard.split, image, (example["original_width"], example["original_height"]))
                 yield image.image_id, example
             report.write_part(self._output_dir, shard.split, shard.index, rows)
+
+    def _staged_examples(self, parts: list[staging.StagedPart]):
+        """A split's staged images in image-id order, with their labels, words and attached boxes."""
+        if not parts:
+            return
+        split, every = parts[0].split, ilsvrc_classes()
+        rows: list[report.Row] = [row for part in parts for row in part.skipped]
+        for staged in staging.merged_images(parts, duplicates=rows):
+            wnid = every.wnids[staged.label] if staged.label >= 0 else None
+            image = SourceImage(staged.image_id, staged.where, wnid, self._boxes_of(staged.image_id, wnid))
+            rows += _adjusted_boxes(split, image, staged.original_size)
+            yield staged.image_id, example_row(image, staged.png, staged.original_size, fit_of(staged.original_size, self.config), self.classes)
+        report.write_part(self._output_dir, split, 0, rows)
+
+    def _boxes_of(self, image_id: str, wnid: Optional[str]) -> tuple:
+        """The boxes given for ``image_id`` by ``boxes=``; they must be of the image's class."""
+        found = self._attached.get(image_id)
+        if found is None:
+            return ()
+        if found.wnid != wnid:
+            raise AnnotationError(f"{found.source}: boxes of class {found.wnid} for {image_id}, which is of class {wnid or 'none (test)'}")
+        return found.boxes
 
     def _download_and_prepare(self, dl_manager, verification_mode, **prepare_split_kwargs):
         # _output_dir is datasets' DIR.incomplete here, which a killed build may have left behind.
         build_dir = self._output_dir.removesuffix(".incomplete")
+        if isinstance(self.source, HubSource):
+            # Staging makes the tiny images in worker processes; datasets then writes the one merged stream.
+            self._staging_workers = prepare_split_kwargs.pop("num_proc", None)
         report.clear(self._output_dir)
         builds_root = os.path.dirname(os.path.join(self._cache_dir_root, self._relative_data_dir(with_version=False)))
         earlier = cache.changed_since(builds_root, self.origin, build_dir)
@@ -183,6 +265,16 @@ class ImageNetTiny(datasets.GeneratorBasedBuilder):
         if built.skipped or built.boxes:
             logger.warning(report.summary(built.skipped, build_dir, boxes=built.boxes))
         cache.write_record(self._output_dir, self.origin)
+        if isinstance(self.source, HubSource):
+            shutil.rmtree(self._staging_dir(), ignore_errors=True)  # written: nothing left to resume
+
+
+def _adjusted_boxes(split: str, image: SourceImage, size: tuple[int, int]) -> list[report.AdjustedBox]:
+    """The report rows of the image's boxes that reach outside it (clipped or dropped)."""
+    return [
+        report.AdjustedBox(split, image.image_id, image.path, " ".join(map(str, box)), fate)
+        for box, fate in boxes_outside(image, size)
+    ]
 
 
 def prepare_variant(
@@ -193,17 +285,21 @@ def prepare_variant(
     num_proc: int | None = None,
     strict: bool = False,
     shard: Optional[tuple[int, int]] = None,
+    boxes: Optional[Sequence[str | os.PathLike]] = None,
+    revision: Optional[str] = None,
     **config_kwargs,
 ) -> ImageNetTiny:
     """Build a variant (or reuse a finished build of it) and return its builder.
 
     ``strict=True`` fails on an unreadable image, and on a finished build that skipped one (built without
     ``strict`` earlier). ``shard=(index, count)`` builds only that share of the images (``publish.cluster``).
+    ``boxes`` and ``revision``: for the Hub's copies (see :class:`ImageNetTiny`).
     A failure while writing (a strict build's unreadable image, say) is raised as its cause, which names
     the file, rather than as datasets' generic ``DatasetGenerationError``.
     """
     builder = ImageNetTiny(
-        config_name=config_name, data_dir=data_dir, cache_dir=cache_dir, strict=strict, shard=shard, **config_kwargs
+        config_name=config_name, data_dir=data_dir, cache_dir=cache_dir, strict=strict, shard=shard, boxes=boxes,
+        revision=revision, **config_kwargs,
     )
     try:
         builder.download_and_prepare(num_proc=num_proc)

@@ -9,7 +9,7 @@ import datasets
 
 from builder.classes import ClassTable
 from builder.config import ImageNetTinyConfig
-from builder.geometry import INSIDE, source_box_fates, tiny_boxes
+from builder.geometry import INSIDE, Fit, fit_geometry, source_box_fates, tiny_boxes
 from builder.sources import SourceImage
 from builder.png import encode_png
 from builder.sources.base import SourceBox
@@ -46,16 +46,28 @@ def tiny_features(config: ImageNetTinyConfig, classes: ClassTable) -> datasets.F
 def tiny_example(image: SourceImage, config: ImageNetTinyConfig, classes: ClassTable) -> dict[str, Any]:
     """Decode, fit and encode one source image; raises one of ``transform.DECODE_ERRORS`` if it is unreadable."""
     tiny = tiny_image(image.file(), config.size, config.color, config.fit_mode, config.resample)
+    return example_row(image, encode_png(tiny.image), tiny.original_size, tiny.fit, classes)
+
+
+def example_row(image: SourceImage, png: bytes, original_size: tuple[int, int], fit: Fit, classes: ClassTable) -> dict[str, Any]:
+    """The example of ``image`` made tiny (``png``, fitted by ``fit`` from ``original_size``): its label,
+    words and id, and its boxes mapped as its pixels were. A build from the Hub's shards (``builder.staging``)
+    makes the PNG in one pass and the example in another, and gives ``fit`` by :func:`fit_of`."""
     labelled = image.wnid is not None
     return {
-        "image": {"bytes": encode_png(tiny.image), "path": None},
+        "image": {"bytes": png, "path": None},
         "label": classes.index(image.wnid) if labelled else UNLABELLED,
         "words": classes.words_of(image.wnid) if labelled else "",
         "image_id": image.image_id,
-        "bboxes": tiny_boxes(tiny.fit, image.source_boxes).tolist() if image.source_boxes else [],
-        "original_width": tiny.original_size[0],
-        "original_height": tiny.original_size[1],
+        "bboxes": tiny_boxes(fit, image.source_boxes).tolist() if image.source_boxes else [],
+        "original_width": original_size[0],
+        "original_height": original_size[1],
     }
+
+
+def fit_of(original_size: tuple[int, int], config: ImageNetTinyConfig) -> Fit:
+    """How a source image of ``original_size`` was fitted into the config's size (as ``tiny_image`` fits it)."""
+    return fit_geometry(original_size, config.size, config.fit_mode)
 
 
 def boxes_outside(image: SourceImage, size: tuple[int, int]) -> list[tuple[SourceBox, str]]:

@@ -16,12 +16,23 @@ def register(commands: argparse._SubParsersAction) -> None:
         description="Build an ImageNet-tiny variant (any config name of the grammar; see `imagenet-tiny configs`).",
     )
     generate.add_argument("config", help="config name, e.g. 16x16-sRGB-10 or 32x32-gray-full-pad")
-    generate.add_argument("--data-dir", required=True, help="your ImageNet download (Kaggle or devkit layout)")
+    generate.add_argument(
+        "--data-dir", required=True,
+        help="your ImageNet download (Kaggle or devkit layout, or a snapshot of the Hub's ILSVRC/imagenet-1k or "
+        "timm/imagenet-1k-wds), or hf://datasets/ILSVRC/imagenet-1k to stream it from the Hub",
+    )
     generate.add_argument("--num-proc", type=int, default=None, help="worker processes (default: 1)")
     generate.add_argument("--cache-dir", default=None, help="where datasets keeps built variants (default: HF_DATASETS_CACHE)")
     generate.add_argument("--resample", default=None, help="box (default), lanczos, bicubic, bilinear, hamming, nearest")
     generate.add_argument("--classes", default=None, help="explicit WNIDs, comma-separated (N in the name must match)")
     generate.add_argument("--strict", action="store_true", help="fail on an unreadable image instead of skipping it (and on a finished build that skipped one)")
+    hub = generate.add_argument_group("sources from the Hugging Face Hub (hf://datasets/... or a snapshot)")
+    hub.add_argument("--revision", default=None, help="the repository's branch, tag or commit (default: main)")
+    hub.add_argument(
+        "--boxes", action="append", default=None, metavar="FILE_OR_FOLDER",
+        help="attach boxes by image id from Kaggle's LOC_train_solution.csv / LOC_val_solution.csv or the devkit's "
+        "XML folders (these sources have none); repeat for several",
+    )
     shards = generate.add_argument_group(
         "one shard of a build split across machines (what each task of `imagenet-tiny slurm` runs)"
     )
@@ -45,7 +56,8 @@ def run_generate(args: argparse.Namespace) -> int:
     if args.classes:
         options["classes"] = [c.strip() for c in args.classes.split(",") if c.strip()]
     builder = prepare_variant(
-        args.config, args.data_dir, cache_dir=args.cache_dir, num_proc=args.num_proc, strict=args.strict, **options
+        args.config, args.data_dir, cache_dir=args.cache_dir, num_proc=args.num_proc, strict=args.strict,
+        boxes=args.boxes, revision=args.revision, **options,
     )
     print(describe_build(builder))
     return 0
@@ -56,9 +68,9 @@ def run_generate_shard(args: argparse.Namespace) -> int:
 
     if None in (args.output, args.num_shards, args.shard_index):
         raise InputError("a shard needs all of --output, --num-shards and --shard-index")
-    if args.classes or args.resample or args.cache_dir:
+    if args.classes or args.resample or args.cache_dir or args.boxes or args.revision:
         # The assembled folder knows a config by its name alone; the shards live under --output.
-        raise InputError("--classes, --resample and --cache-dir do not go with --output (shards of a named config)")
+        raise InputError("--classes, --resample, --cache-dir, --boxes and --revision do not go with --output (shards of a named config)")
     plan = ShardPlan(canonical(args.config), os.path.abspath(args.data_dir), os.path.abspath(args.output), args.num_shards)
     plan.check_index(args.shard_index)
     marker = build_shard(plan, args.shard_index, num_proc=args.num_proc, strict=args.strict)

@@ -2,10 +2,13 @@
 
 Enough for ``huggingface_hub`` 2.x and ``datasets`` 5.x (with ``HF_HUB_DISABLE_XET=1``) to create dataset repos,
 commit files (preupload, LFS batch with the basic transfer, NDJSON commit), create branches, list trees and
-paths, report repo and revision info, change the repo's gating (recorded and reported,
-not enforced on downloads), check tokens and write access, and resolve files (regular files served
-directly, LFS files redirected to a second "CDN" port, as the Hub does). State lives in memory in
-:class:`HubState`, which tests read directly (commits, files) and use to inject faults.
+paths, report repo and revision info, change the repo's gating, check tokens and write access, and resolve
+files (regular files served directly, LFS files redirected to a second "CDN" port, as the Hub does; byte
+ranges on both). A gated repo's files, and its auth-check, are refused (403 ``GatedRepo``; 401 without a
+token) to all but its owners and the users granted access (:meth:`HubState.grant_access`), as on the Hub;
+its listing and info stay open. Tests seed repos made by others with :meth:`HubState.seed`. State lives
+in memory in :class:`HubState`, which tests read directly (commits, files), watch (``observers``, called
+as each request arrives) and use to inject faults.
 
 Requests that the server does not know are answered 501 and recorded in ``HubState.unknown``, so a gap in
 this emulation shows up as a visible failure rather than as a silent difference from the real Hub.
@@ -26,7 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Optional
 from urllib.parse import parse_qs, unquote, urlsplit
 
-LFS_SUFFIXES = (".parquet", ".arrow", ".png", ".jpg", ".jpeg", ".bin", ".safetensors")
+LFS_SUFFIXES = (".parquet", ".arrow", ".png", ".jpg", ".jpeg", ".bin", ".safetensors", ".tar", ".gz")
 LFS_MIN_SIZE = 10 * 1024 * 1024
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 
@@ -78,6 +81,7 @@ class Repo:
     commits: dict[str, Commit]
     lfs: dict[str, bytes] = dataclasses.field(default_factory=dict)  # LFS storage is per repo, as on the Hub
     gated: Any = False  # False, "auto" or "manual", as the Hub reports it
+    access: set[str] = dataclasses.field(default_factory=set)  # users granted access to a gated repo
 
     def resolve(self, revision: str) -> Optional[Commit]:
         revision = unquote(revision)
@@ -107,7 +111,8 @@ class Fault:
     """Fail requests matching ``method`` and the ``path`` regex: ``times`` of them, with ``kind``.
 
     ``kind``: ``"500"`` answers HTTP 500; ``"drop"`` closes the connection without any answer; ``"lost"``
-    does the work, then answers HTTP 500 (a commit that landed although the client saw it fail).
+    does the work, then answers HTTP 500 (a commit that landed although the client saw it fail); ``"cut"``
+    sends the answer's headers and half of its body, then closes the connection (a download cut short).
     ``meanwhile``: what another client does on the Hub before the failure is answered (a commit of theirs).
     """
 
@@ -117,6 +122,7 @@ class Fault:
     times: int = 1
     skip: int = 0  # let this many matching requests through first
     meanwhile: Optional[Callable[[], None]] = None
+    whole_only: bool = False  # match only requests for a whole file (no Range header), not the reads of its parts
 
 
 @dataclasses.dataclass
@@ -137,9 +143,27 @@ class HubState:
         self.requests: list[tuple[str, str, int]] = []  # (method, path, status)
         self.unknown: list[str] = []
         self.fault_log: list[str] = []
+        # Called with (method, path, request headers) as each request arrives, before it is answered.
+        self.observers: list[Callable[[str, str, Any], None]] = []
 
     def add_token(self, token: str, user: str, role: str = "write", orgs: tuple[str, ...] = ()) -> None:
         self.tokens[token] = Token(user, role, orgs)
+
+    def seed(self, repo_id: str, files: dict[str, bytes], gated: Any = False, repo_type: str = "dataset") -> Repo:
+        """A repo that another user made, holding ``files`` in one commit (LFS by suffix or size, as uploads go)."""
+        blobs = {path: Blob(content, path.lower().endswith(LFS_SUFFIXES) or len(content) >= LFS_MIN_SIZE)
+                 for path, content in files.items()}
+        commit = _new_commit(None, "Upload the dataset", blobs)
+        repo = Repo(repo_id, repo_type, False, {"main": commit.oid}, {commit.oid: commit}, gated=gated)
+        repo.lfs.update({blob.sha256: blob.content for blob in blobs.values() if blob.lfs})
+        with self.lock:
+            self.repos[(repo_type, repo_id)] = repo
+        return repo
+
+    def grant_access(self, repo_id: str, user: str, repo_type: str = "dataset") -> None:
+        """``user`` accepted the terms of the gated ``repo_id`` (and was approved)."""
+        with self.lock:
+            self.repos[(repo_type, repo_id)].access.add(user)
 
     def repo(self, repo_id: str, repo_type: str = "dataset") -> Optional[Repo]:
         with self.lock:
@@ -174,9 +198,11 @@ class HubState:
                 and re.search(r"/lfs-upload/|/commit/|/repos/create|/branch/|/settings$", p)
             ]
 
-    def _take_fault(self, method: str, path: str) -> Optional[Fault]:
+    def _take_fault(self, method: str, path: str, ranged: bool = False) -> Optional[Fault]:
         with self.lock:
             for fault in self.faults:
+                if fault.whole_only and ranged:
+                    continue
                 if fault.method == method and re.search(fault.path, path) and fault.times > 0:
                     if fault.skip > 0:
                         fault.skip -= 1
@@ -240,7 +266,9 @@ class HubHandler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         path, query = url.path, parse_qs(url.query)
         body = self._body() if method in ("POST", "PUT") else b""
-        fault = self.state._take_fault(method, path)
+        for observer in list(self.state.observers):
+            observer(method, path, self.headers)
+        fault = self.state._take_fault(method, path, ranged="Range" in self.headers)
         if fault is not None and fault.meanwhile is not None:
             fault.meanwhile()
         if fault is not None and fault.kind == "drop":
@@ -257,6 +285,8 @@ class HubHandler(BaseHTTPRequestHandler):
                     status, headers, payload = handler(self, match.groupdict(), query, body)
                 except HubError as error:
                     return self._send_error(method, path, error)
+                if fault is not None and fault.kind == "cut":
+                    return self._send(method, path, status, headers, payload, cut=True)
                 if fault is not None:  # "lost": done, but the client never hears of it
                     return self._send_error(method, path, HubError(500, "Internal Error (injected fault, after the work)"))
                 return self._send(method, path, status, headers, payload)
@@ -269,7 +299,8 @@ class HubHandler(BaseHTTPRequestHandler):
         with self.state.lock:
             self.state.requests.append((method, path, status))
 
-    def _send(self, method: str, path: str, status: int, headers: dict[str, str], payload: Any) -> None:
+    def _send(self, method: str, path: str, status: int, headers: dict[str, str], payload: Any, cut: bool = False) -> None:
+        """Answer; ``cut``: the whole length announced, half the body sent, the connection closed."""
         if isinstance(payload, (dict, list)):
             data = json.dumps(payload).encode()
             headers = {"Content-Type": "application/json", **headers}
@@ -281,7 +312,12 @@ class HubHandler(BaseHTTPRequestHandler):
             self.send_header(key, value)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        if method != "HEAD":
+        if cut:
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(2)
+        elif method != "HEAD":
             self.wfile.write(data)
 
     def _send_error(self, method: str, path: str, error: HubError) -> None:
@@ -313,6 +349,18 @@ class HubHandler(BaseHTTPRequestHandler):
                 raise HubError(401, "You must be authenticated to write", None)
             raise HubError(403, f"You don't have the rights to write to {repo.repo_id}")
         return repo
+
+    def _check_gate(self, repo: Repo) -> None:
+        """A gated repo's files are for its owners and the users granted access (403 GatedRepo; 401 anonymous)."""
+        token = self._token()
+        if not repo.gated or (token is not None and (self._may_write(token, repo.repo_id, read_only=True) or token.user in repo.access)):
+            return
+        raise HubError(
+            403 if token else 401,
+            f"Access to dataset {repo.repo_id} is restricted. You must have access to it and be authenticated to access it. "
+            "Please log in.",
+            "GatedRepo",
+        )
 
     @staticmethod
     def _may_write(token: Optional[Token], repo_id: str, read_only: bool = False) -> bool:
@@ -383,7 +431,8 @@ class HubHandler(BaseHTTPRequestHandler):
         }
 
     def auth_check(self, groups, query, body):
-        self._repo(groups, write=bool(groups.get("write")))
+        repo = self._repo(groups, write=bool(groups.get("write")))
+        self._check_gate(repo)
         return 200, {}, {}
 
     def create_branch(self, groups, query, body):
@@ -518,6 +567,7 @@ class HubHandler(BaseHTTPRequestHandler):
 
     def resolve(self, groups, query, body):
         repo = self._repo(groups)
+        self._check_gate(repo)
         commit = self._commit(repo, groups["revision"])
         path = unquote(groups["path"])
         blob = commit.files.get(path)

@@ -7,11 +7,14 @@ same files (:mod:`metrics.devkit_files`): the formats themselves are in :mod:`bu
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import xml.etree.ElementTree as ElementTree
-from typing import BinaryIO, Callable, Optional
+from typing import BinaryIO, Callable, Collection, Optional, Sequence
 
-from builder.ilsvrc_files import Guess, excerpt, kaggle_records, pixel_box
+from builder.errors import InputError, MissingFileError
+from builder.ilsvrc_files import WNID_PATTERN, Guess, excerpt, kaggle_records, pixel_box
+from builder.sources.archives import FileState, file_state
 from builder.sources.base import SourceBox, SourceLayoutError
 
 Annotation = tuple[str, tuple[SourceBox, ...]]  # (wnid, boxes)
@@ -78,3 +81,67 @@ def read_voc_folder(folder: str, image_ids: Optional[set[str]] = None) -> dict[s
             if suffix == ".xml" and (image_ids is None or image_id in image_ids):
                 annotations[image_id] = read_voc_xml(entry.path)
     return annotations
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageBoxes:
+    """An image's boxes from a box file given by the user: of class ``wnid``, read from ``source``."""
+
+    wnid: str
+    boxes: tuple[SourceBox, ...]
+    source: str
+
+
+def read_box_files(paths: Sequence[str | os.PathLike], wnids: Collection[str]) -> dict[str, ImageBoxes]:
+    """Boxes by image id, for a source that has none (the Hub's copies), from Kaggle's
+    ``LOC_train_solution.csv`` / ``LOC_val_solution.csv`` and the devkit's XML folders (``*.xml``, or
+    per-class folders of them, as ``ILSVRC2012_bbox_train_v2``). Boxes of classes other than ``wnids``
+    are not kept; an image with boxes in two of the files is an error."""
+    chosen = frozenset(wnids)
+    found: dict[str, ImageBoxes] = {}
+    for path in map(os.fspath, paths):
+        for image_id, (wnid, boxes), source in _box_file(path, chosen):
+            if wnid not in chosen:
+                continue
+            if image_id in found:
+                raise AnnotationError(f"{image_id} has boxes in both {found[image_id].source} and {source}: give one of them")
+            found[image_id] = ImageBoxes(wnid, boxes, source)
+    return found
+
+
+def _box_file(path: str, chosen: frozenset[str]):
+    """``(image id, annotation, file)`` of one box file or folder."""
+    if os.path.isdir(path):
+        for folder, subfolders, names in os.walk(path):
+            # Per-class folders of other classes are not read (the training boxes are 544,546 files).
+            subfolders[:] = sorted(s for s in subfolders if not WNID_PATTERN.fullmatch(s) or s in chosen)
+            for name in sorted(names):
+                if name.endswith(".xml"):
+                    file = os.path.join(folder, name)
+                    yield name.removesuffix(".xml"), read_voc_xml(file), file
+        return
+    if not os.path.exists(path):
+        raise MissingFileError(f"box file {path} does not exist")
+    if not path.lower().endswith(".csv"):
+        raise InputError(f"box file {path}: expected Kaggle's LOC_*_solution.csv or a folder of the devkit's XML files")
+    for image_id, annotation in read_solution_csv(path, keep=lambda image_id: _may_be_of(image_id, chosen)).items():
+        yield image_id, annotation, path
+
+
+def _may_be_of(image_id: str, chosen: frozenset[str]) -> bool:
+    """Whether the image may be of a chosen class: a training image's id begins with its WNID."""
+    head, underscore, _ = image_id.partition("_")
+    return not (underscore and WNID_PATTERN.fullmatch(head)) or head in chosen
+
+
+def box_files_state(paths: Sequence[str | os.PathLike]) -> list[FileState]:
+    """What the boxes read from ``paths`` depend on (each file, each XML file of a folder); nothing is read."""
+    states = []
+    for path in map(os.fspath, paths):
+        if os.path.isdir(path):
+            for folder, subfolders, names in os.walk(path):
+                subfolders.sort()
+                states += [file_state(os.path.join(folder, name)) for name in sorted(names) if name.endswith(".xml")]
+        else:
+            states.append(file_state(path))
+    return states

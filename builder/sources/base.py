@@ -95,6 +95,10 @@ class Source(abc.ABC):
         """The files and folders that a build of ``splits`` and the classes ``wnids`` reads (relative paths,
         absent ones too)."""
 
+    def resolved_location(self) -> str:
+        """What the build cache keys the download by: its real folder (or archive)."""
+        return os.path.realpath(self.data_dir)
+
     def fingerprint(self, splits: Sequence[str], wnids: Sequence[str]) -> str:
         """A digest of what a build of ``splits`` and the classes ``wnids`` reads: the names, sizes and
         modification times of its files (or of the archives that hold them). Nothing is read, only listed."""
