@@ -31,7 +31,7 @@ from typing import Sequence
 
 import datasets
 
-from source_factory import MadeImage, MadeSource
+from builder.synthetic import MadeImage, MadeSource
 
 ROW_GROUP = 4
 CLASSES_PY_WORDS = {"n03126707": "crane2"}  # where ILSVRC/imagenet-1k's classes.py differs from Kaggle's words

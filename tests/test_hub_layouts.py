@@ -20,9 +20,9 @@ from builder.errors import InputError
 from builder.sources import ArchiveError, SourceLayoutError, open_source
 from builder.sources.annotations import AnnotationError
 from builder.sources.hub_layouts import read_classes_py
-from hub_sources import classes_py, make_parquet_snapshot, make_wds_snapshot
+from tests.hub_sources import classes_py, make_parquet_snapshot, make_wds_snapshot
 from imagenet_tiny import prepare_variant
-from source_factory import make_kaggle_source
+from tests.fixtures.sources import make_kaggle_source
 
 WNIDS = ilsvrc_classes().wnids
 TWO = ["n01440764", "n01443537"]

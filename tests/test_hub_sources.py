@@ -20,9 +20,9 @@ import pytest
 
 from builder.classes import ilsvrc_classes, select_classes
 from builder.sources import open_source
-from hub_sources import make_parquet_snapshot, make_tar_gz_snapshot, make_wds_snapshot
+from tests.hub_sources import make_parquet_snapshot, make_tar_gz_snapshot, make_wds_snapshot
 from imagenet_tiny import CorruptImageError, prepare_variant
-from source_factory import make_devkit_source, make_kaggle_source
+from tests.fixtures.sources import make_devkit_source, make_kaggle_source
 
 CONFIG = "8x8-sRGB-10"
 WNIDS = ilsvrc_classes().wnids

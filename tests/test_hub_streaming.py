@@ -23,10 +23,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from builder.classes import ilsvrc_classes, select_classes
-from hub_server import Fault, HubServer
-from hub_sources import make_parquet_snapshot, make_wds_snapshot
+from tests.hub_server import Fault, HubServer
+from tests.hub_sources import make_parquet_snapshot, make_wds_snapshot
 from imagenet_tiny import prepare_variant
-from source_factory import make_kaggle_source
+from tests.fixtures.sources import make_kaggle_source
 
 pytestmark = pytest.mark.hub
 

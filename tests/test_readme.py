@@ -44,6 +44,13 @@ RUN_ELSEWHERE = (
     ("imagenet-tiny slurm 64x64-sRGB-full --data-dir /data/imagenet --output /scratch/imagenet-tiny --num-shards 100 --only-shards",
      "test_slurm.py::test_dry_run_prints_the_scripts"),
     (".venv/bin/python benchmarks/bench_build.py", "test_bench_build.py::test_benchmark_runs_every_section_on_a_few_images"),
+    # ImageNet on the Hub is gated and far away: the local Hub serves a repo of its layout to these tests.
+    ("imagenet-tiny generate 32x32-sRGB-10 --data-dir hf://datasets/ILSVRC/imagenet-1k",
+     "test_hub_streaming.py::test_generate_streams_the_gated_repo_with_a_few_shards_on_disk"),
+    ("imagenet-tiny generate 32x32-sRGB-10 --data-dir hf://datasets/timm/imagenet-1k-wds",
+     "test_hub_streaming.py::test_a_class_subset_of_a_shuffled_webdataset_says_first_that_it_downloads_everything"),
+    ("hf download ILSVRC/imagenet-1k", "test_hub_streaming.py::test_a_snapshot_from_hf_download_builds_in_place"),
+    ("imagenet-tiny generate 32x32-sRGB-10 --data-dir imagenet-1k", "test_hub_streaming.py::test_a_snapshot_from_hf_download_builds_in_place"),
     (".venv/bin/python benchmarks/bench_arrays.py", "test_bench_arrays.py::test_benchmark_prints_every_ratio_on_a_few_rows"),
     # timm is not installed here: its readers' exact datasets calls run against an export and the local Hub.
     ("python train.py --dataset hfds/", "test_publish.py::test_the_repo_root_loads_the_default_config_and_timm_reads_it"),
