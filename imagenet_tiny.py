@@ -7,6 +7,13 @@ Built from the user's own ImageNet download (Kaggle or devkit layout)::
     builder.download_and_prepare(num_proc=8)
     ds = builder.as_dataset()   # DatasetDict: train, validation (and test for full configs)
 
+Several variants in one pass over the download, each image read and decoded once for all of them, each
+still a build of its own (``builder.onepass``)::
+
+    from imagenet_tiny import prepare_variants
+    gray8, srgb32, srgb64 = prepare_variants(["8x8-gray-full", "32x32-sRGB-full", "64x64-sRGB-100"], "/data/imagenet", num_proc=8)
+    ds = srgb32.as_dataset()
+
 Config names follow ``{W}x{H}-{gray|sRGB}-{N|full}[-{crop|pad|squash}]``; see ``builder.config``.
 """
 
@@ -14,22 +21,27 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Optional
+import shutil
+from typing import Optional, Sequence
 
 import datasets
 
-from builder import cache, report, workers
+from builder import cache, onepass, report, workers
 from builder.arrays import load_arrays
 from builder.classes import ilsvrc_classes, select_classes
 from builder.config import GRAMMAR, ConfigNameError, ImageNetTinyConfig, predefined_configs
-from builder.errors import ImageNetTinyError
-from builder.examples import Shard, boxes_outside, shard_images, share, tiny_example, tiny_features
+from builder.errors import InputError
+from builder.examples import Shard, examples_or_skip, shard_images, share, tiny_example, tiny_features
+from builder.report import CorruptImageError
 from builder.sources import no_data_dir, open_source
-from builder.transform import DECODE_ERRORS
+from builder.sources.base import SplitImages
 
 logger = logging.getLogger(__name__)
 
-_VERSION = "1.0.0"
+# 2.0.0: every size up to 64 is resampled from one decode that does not depend on the size (so that one
+# pass serves many variants), and gray is the JPEG's own luma (builder.transform): pixels differ from
+# 1.0.0's by about a grey level.
+_VERSION = "2.0.0"
 
 _DESCRIPTION = """\
 ImageNet-tiny: the ILSVRC 2012 classification-localization images, classes and splits, downscaled to
@@ -61,10 +73,6 @@ METRIC_PATH: str = os.path.join(os.path.dirname(os.path.abspath(__file__)), "met
 _LICENSE = "ImageNet terms of access: non-commercial research and educational use only (https://image-net.org/download)."
 
 
-class CorruptImageError(ImageNetTinyError, ValueError):
-    """An unreadable source image in a ``strict`` build, or a build that skipped one returned to a strict run."""
-
-
 class ImageNetTiny(datasets.GeneratorBasedBuilder):
     """Tiny variants of ImageNet, built from a local download given as ``data_dir``.
 
@@ -81,6 +89,7 @@ class ImageNetTiny(datasets.GeneratorBasedBuilder):
     def __init__(self, *args, strict: bool = False, shard: Optional[tuple[int, int]] = None, **kwargs):
         self.strict = strict
         self.shard = shard  # (index, count): build only that share of the images (builder.examples.share; publish.cluster builds shards)
+        self.staged: Optional[str] = None  # a one-pass build's staging folder for this config (prepare_builders)
         super().__init__(*args, **kwargs)
 
     def _create_builder_config(self, config_name=None, custom_features=None, config_id=None, **config_kwargs):
@@ -133,47 +142,46 @@ class ImageNetTiny(datasets.GeneratorBasedBuilder):
         if self.shard is not None:  # a shard holds the splits its share reaches into
             images = {split: part for split, part in share(images, *self.shard).items() if part}
         return [
-            datasets.SplitGenerator(name=split, gen_kwargs={"shards": shard_images(split, split_images)})
+            datasets.SplitGenerator(
+                name=split,
+                # Staged: the examples that the one pass made (builder.onepass); else decoded here, in shards.
+                gen_kwargs={"staged": onepass.staged_files(self.staged, split)} if self.staged
+                else {"shards": shard_images(split, split_images)},
+            )
             for split, split_images in images.items()
         ]
 
     def _report_unlisted(self, images: dict) -> None:
         """Report the files that the listing could not take as images (a sharded build: in its first shard)."""
-        unlisted = {
-            split: [report.SkippedImage(split, f.image_id, f.path, f.reason) for f in found.skipped]
-            for split, found in images.items()
-        }
-        every = [row for rows in unlisted.values() for row in rows]
-        if every and self.strict:
-            more = f" (and {len(every) - 1} more file(s) named as images)" if len(every) > 1 else ""
-            raise CorruptImageError(f"cannot read {every[0].path}: {every[0].reason}{more}")
+        unlisted = unlisted_images(images, self.strict)
         if self.shard is None or self.shard[0] == 0:
             for split, rows in unlisted.items():
                 report.write_part(self._output_dir, split, report.LISTING_PART, rows)
 
-    def _generate_examples(self, shards: list[Shard]):
+    def _generate_examples(self, shards: Sequence[Shard] = (), staged: Sequence[str] = ()):
+        for path in staged:
+            yield from onepass.staged_examples(path)
         for shard in shards:
             rows = []
             for image in shard.images:
-                try:
-                    example = tiny_example(image, self.config, self.classes)
-                except DECODE_ERRORS as error:
-                    if self.strict:
-                        raise CorruptImageError(f"cannot read {image.path}: {report.describe(error)}") from error
-                    rows.append(report.SkippedImage(shard.split, image.image_id, image.path, report.describe(error)))
-                    continue
-                size = (example["original_width"], example["original_height"])
-                rows += [
-                    report.AdjustedBox(shard.split, image.image_id, image.path, " ".join(map(str, box)), fate)
-                    for box, fate in boxes_outside(image, size)
-                ]
-                yield image.image_id, example
+                made, image_rows = examples_or_skip(
+                    image, shard.split, lambda one: [tiny_example(one, self.config, self.classes)], self.strict
+                )
+                rows += image_rows
+                if made:
+                    yield image.image_id, made[0]
             report.write_part(self._output_dir, shard.split, shard.index, rows)
+
+    def is_built(self) -> bool:
+        """Whether a finished build of this config is in the cache (``download_and_prepare`` reuses it)."""
+        return os.path.exists(os.path.join(self._output_dir, datasets.config.DATASET_INFO_FILENAME))
 
     def _download_and_prepare(self, dl_manager, verification_mode, **prepare_split_kwargs):
         # _output_dir is datasets' DIR.incomplete here, which a killed build may have left behind.
         build_dir = self._output_dir.removesuffix(".incomplete")
         report.clear(self._output_dir)
+        if self.staged:
+            report.move_parts(self.staged, self._output_dir)
         builds_root = os.path.dirname(os.path.join(self._cache_dir_root, self._relative_data_dir(with_version=False)))
         earlier = cache.changed_since(builds_root, self.origin, build_dir)
         if earlier:
@@ -183,6 +191,19 @@ class ImageNetTiny(datasets.GeneratorBasedBuilder):
         if built.skipped or built.boxes:
             logger.warning(report.summary(built.skipped, build_dir, boxes=built.boxes))
         cache.write_record(self._output_dir, self.origin)
+
+
+def unlisted_images(images: dict[str, SplitImages], strict: bool = False) -> dict[str, list[report.SkippedImage]]:
+    """Per split, the files that the listing could not take as images; ``strict``: raise on the first."""
+    unlisted = {
+        split: [report.SkippedImage(split, f.image_id, f.path, f.reason) for f in found.skipped]
+        for split, found in images.items()
+    }
+    every = [row for rows in unlisted.values() for row in rows]
+    if every and strict:
+        more = f" (and {len(every) - 1} more file(s) named as images)" if len(every) > 1 else ""
+        raise CorruptImageError(f"cannot read {every[0].path}: {every[0].reason}{more}")
+    return unlisted
 
 
 def prepare_variant(
@@ -202,11 +223,81 @@ def prepare_variant(
     A failure while writing (a strict build's unreadable image, say) is raised as its cause, which names
     the file, rather than as datasets' generic ``DatasetGenerationError``.
     """
-    builder = ImageNetTiny(
-        config_name=config_name, data_dir=data_dir, cache_dir=cache_dir, strict=strict, shard=shard, **config_kwargs
-    )
+    return prepare_variants(
+        [config_name], data_dir, cache_dir=cache_dir, num_proc=num_proc, strict=strict, shard=shard, **config_kwargs
+    )[0]
+
+
+def prepare_variants(
+    config_names: Sequence[str],
+    data_dir: str,
+    *,
+    cache_dir: str | None = None,
+    num_proc: int | None = None,
+    strict: bool = False,
+    shard: Optional[tuple[int, int]] = None,
+    **config_kwargs,
+) -> list[ImageNetTiny]:
+    """Build several variants (reusing finished builds) in one pass over the download; their builders, in order.
+
+    Each source image is read once and decoded once for all the variants that hold it (``builder.onepass``);
+    each variant is still a ``datasets`` build of its own, row for row what :func:`prepare_variant` builds
+    alone. The options are those of :func:`prepare_variant`, for every variant.
+    """
+    builders = [
+        ImageNetTiny(config_name=name, data_dir=data_dir, cache_dir=cache_dir, strict=strict, shard=shard, **config_kwargs)
+        for name in config_names
+    ]
+    prepare_builders(builders, num_proc=num_proc)
+    return builders
+
+
+def prepare_builders(builders: Sequence[ImageNetTiny], *, num_proc: int | None = None, staging_dir: str | None = None) -> None:
+    """Build every builder whose build is not finished, in one pass over their download when there are several.
+
+    The builders must share the download, ``strict`` and ``shard`` (each may have its own cache folder).
+    The pass stages every variant's examples in a folder of ``staging_dir`` (default: the first pending
+    builder's cache folder), as large as their datasets, and removes it when the builds are done.
+    """
+    if any(builder.source is None for builder in builders):
+        raise no_data_dir()
+    pending = list({builder._output_dir: builder for builder in builders if not builder.is_built()}.values())
+    if len(pending) > 1:
+        origins = {(builder.origin.path, builder.strict, builder.shard) for builder in pending}
+        if len(origins) > 1:
+            raise InputError(f"one pass builds variants of one download, strict or not, one shard: got {sorted(origins)}")
+        with onepass.staging(staging_dir or pending[0]._cache_dir_root) as folder:
+            _stage(pending, folder, num_proc)
+            for builder in pending:
+                _prepare(builder, num_proc)
+    for builder in builders:  # the others: built alone, or reused (and checked, when strict)
+        if len(pending) < 2 or builder not in pending:
+            _prepare(builder, num_proc)
+
+
+def _stage(builders: Sequence[ImageNetTiny], folder: str, num_proc: int | None) -> None:
+    """The one pass: every builder's examples, staged in a folder of ``folder`` each."""
+    first = builders[0]
+    wnids = sorted(set().union(*(builder.classes.wnids for builder in builders)))
+    splits = [split for split in first.source.splits if any(split in builder.splits for builder in builders)]
+    images = {split: first.source.images(split, wnids) for split in splits}
+    unlisted_images(images, first.strict)  # a strict pass fails here, before any decoding, as each build would
+    targets = [
+        onepass.Target(builder.config, builder.classes, builder.splits, builder.info.features, os.path.join(folder, str(i)))
+        for i, builder in enumerate(builders)
+    ]
+    onepass.run_pass(images, targets, shard=first.shard, num_proc=num_proc, strict=first.strict)
+    for builder, target in zip(builders, targets):
+        builder.staged = target.folder
+
+
+def _prepare(builder: ImageNetTiny, num_proc: int | None) -> None:
+    """``download_and_prepare``, its failure raised as its cause; a staged builder's staging removed after."""
     try:
         builder.download_and_prepare(num_proc=num_proc)
     except datasets.exceptions.DatasetGenerationError as error:
         raise (error.__cause__ or error) from error
-    return builder
+    finally:
+        if builder.staged:
+            shutil.rmtree(builder.staged, ignore_errors=True)
+            builder.staged = None
