@@ -32,7 +32,6 @@ from typing import Any, Iterator, Mapping, Optional, Sequence
 
 import datasets
 import pyarrow as pa
-from datasets.arrow_writer import ArrowWriter
 from datasets.utils import tqdm as hf_tqdm
 
 from builder import report, workers
@@ -46,6 +45,10 @@ logger = logging.getLogger(__name__)
 STAGING_PREFIX = ".imagenet-tiny-pass-"
 # Rows a staging file buffers before writing them: each worker holds one such batch per variant.
 STAGING_BATCH_ROWS = 100
+# Chunks of about this many images (at most 256 a split, at least 4 per process): each chunk costs a
+# staging file per variant, which the variant's build then reads as one of its shards.
+CHUNK_IMAGES = 1000
+MAX_CHUNKS = 256
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,7 +88,7 @@ def run_pass(
     ``strict``: an unreadable image raises :class:`~builder.report.CorruptImageError` (else each target
     that takes it reports it as skipped, as its own build would).
     """
-    jobs = list(_jobs(images, targets, shard))
+    jobs = list(_jobs(images, targets, shard, num_proc or 1))
     for target in targets:
         os.makedirs(target.folder, exist_ok=True)
     names = ", ".join(target.config.name for target in targets)
@@ -103,7 +106,9 @@ def run_pass(
                 bar.update(done)
 
 
-def _jobs(images: Mapping[str, Sequence[SourceImage]], targets: Sequence[Target], shard: Optional[tuple[int, int]]) -> Iterator[_Job]:
+def _jobs(
+    images: Mapping[str, Sequence[SourceImage]], targets: Sequence[Target], shard: Optional[tuple[int, int]], processes: int
+) -> Iterator[_Job]:
     """The chunks of each split in which some target takes an image, with where each target stands."""
     counts = {split: collections.Counter(image.wnid for image in split_images) for split, split_images in images.items()}
     ranges = []
@@ -114,7 +119,8 @@ def _jobs(images: Mapping[str, Sequence[SourceImage]], targets: Sequence[Target]
     for split, split_images in images.items():
         before = [0] * len(targets)
         split_ranges = tuple(bounds.get(split, (0, 0)) for bounds in ranges)
-        for chunk in shard_images(split, split_images):
+        chunks = min(MAX_CHUNKS, max(4 * processes, -(-len(split_images) // CHUNK_IMAGES)))
+        for chunk in shard_images(split, split_images, chunks):
             counter = collections.Counter(image.wnid for image in chunk.images)
             inside = [_taken(target, split, counter) for target in targets]
             if any(n and start < stop and b < stop and b + n > start for n, b, (start, stop) in zip(inside, before, split_ranges)):
@@ -144,7 +150,7 @@ def _run_job(targets: Sequence[Target], strict: bool, job: _Job) -> int:
     rows. Returns how many images of the chunk it went through."""
     split, index = job.chunk.split, job.chunk.index
     position = list(job.before)
-    writers: dict[int, ArrowWriter] = {}
+    writers: dict[int, _StagingWriter] = {}
     rows: dict[int, list[report.Row]] = collections.defaultdict(list)
     try:
         for image in job.chunk.images:
@@ -163,10 +169,10 @@ def _run_job(targets: Sequence[Target], strict: bool, job: _Job) -> int:
                 rows[t] += image_rows
                 if examples is not None:
                     if t not in writers:
-                        writers[t] = _staging_writer(targets[t], split, index)
-                    writers[t].write(targets[t].features.encode_example(examples[i]))
+                        writers[t] = _StagingWriter(targets[t], os.path.join(targets[t].folder, f"{split}-{index:05d}.arrow"))
+                    writers[t].write(examples[i])
         for writer in writers.values():
-            writer.finalize()
+            writer.flush()
     finally:
         for writer in writers.values():
             writer.close()
@@ -175,9 +181,31 @@ def _run_job(targets: Sequence[Target], strict: bool, job: _Job) -> int:
     return len(job.chunk.images)
 
 
-def _staging_writer(target: Target, split: str, index: int) -> ArrowWriter:
-    path = os.path.join(target.folder, f"{split}-{index:05d}.arrow")
-    return ArrowWriter(features=target.features, path=path, writer_batch_size=STAGING_BATCH_ROWS)
+class _StagingWriter:
+    """A staging file: an Arrow stream of a target's examples, in batches of ``STAGING_BATCH_ROWS``.
+
+    pyarrow's own writer, of the features' Arrow schema: the examples are plain Python values already, and
+    the build encodes them as it encodes any (datasets' ``ArrowWriter`` also serialises the features into
+    each file, which with 1000 class names cost more than the examples of a small chunk).
+    """
+
+    def __init__(self, target: Target, path: str) -> None:
+        self.schema = target.features.arrow_schema
+        self.writer = pa.ipc.new_stream(path, self.schema)
+        self.rows: list[dict[str, Any]] = []
+
+    def write(self, example: dict[str, Any]) -> None:
+        self.rows.append(example)
+        if len(self.rows) >= STAGING_BATCH_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.rows:
+            self.writer.write_batch(pa.RecordBatch.from_pylist(self.rows, schema=self.schema))
+            self.rows = []
+
+    def close(self) -> None:
+        self.writer.close()
 
 
 def staged_files(folder: str, split: str) -> list[str]:

@@ -4,10 +4,11 @@ The costly step is JPEG decoding, so the decoder is asked for a DCT-domain downs
 ``draft``, libjpeg scaling by 1/2, 1/4 or 1/8). **The decode does not depend on the tiny image's size**,
 so that one decode serves every variant built from an image in one pass, and a variant's pixels are the
 same whichever others were built with it: every size up to ``SHARED_DECODE_SIZE`` (64) is resampled from
-the decode that keeps ``DRAFT_OVERSAMPLING`` (4) decoded pixels per tiny pixel at 64 x 64, that is at
-least 256 pixels along the image's shorter side (whatever the fit mode: each maps at most 64 tiny pixels
-onto it). Larger sizes use the decode for the next power of two. The README gives the measured
-difference against a full decode for every predefined size, colour and fit mode.
+the decode that keeps ``DRAFT_OVERSAMPLING`` (3) decoded pixels per tiny pixel at 64 x 64, that is at
+least 192 pixels along the image's shorter side (whatever the fit mode: each maps at most 64 tiny pixels
+onto it); a typical 500x375 JPEG is decoded in full. Larger sizes use the decode for the next power of
+two. The README gives the measured difference against a full decode for every predefined size, colour
+and fit mode (``benchmarks/fidelity.py``), and the cost to a small variant built alone.
 
 JPEGs that store YCbCr (nearly all of ImageNet's) are resampled in YCbCr: gray is the resampled Y, the
 JPEG's own BT.601 luma, which a gray variant alone decodes without the chroma (libjpeg's grayscale
@@ -56,10 +57,11 @@ RESAMPLING = {
 OUTPUT_MODES = {"gray": "L", "sRGB": "RGB"}
 
 # Every size up to SHARED_DECODE_SIZE shares one decode, which keeps at least DRAFT_OVERSAMPLING decoded
-# pixels per tiny pixel at that size (measured: 64 from a decode with 3 per pixel, a half-scale decode
-# of a 500x375 JPEG, is 2.2 grey levels from a full decode; the README gives the figures).
+# pixels per tiny pixel at that size. Measured on the 1000 sample JPEGs: with 3, every predefined size,
+# colour and fit mode is within 0.9 grey levels of a full decode on average; with 2.5 (most 500x375
+# JPEGs at half scale) 64x64 sRGB crop is 2.2 away; 4 would decode 15% more images in full.
 SHARED_DECODE_SIZE = 64
-DRAFT_OVERSAMPLING = 4
+DRAFT_OVERSAMPLING = 3
 _DCT_SCALES = (8, 4, 2, 1)  # libjpeg's scalings that Pillow's draft offers: 1/8 .. 1/1
 
 # Profiles that are sRGB already: converting would be an identity, so it is skipped.
@@ -160,8 +162,8 @@ def tiny_images(source: ImageSource, requests: Sequence[TinyRequest], draft: boo
                 image.close()
                 image = _reopen(source)
             decoded = _decode_open(image, scale, {requests[i].color for i in indices})
-            resampled: dict[tuple, Image.Image] = {}
-            for i in indices:
+            resampled: dict = {}
+            for i in sorted(indices, key=lambda i: requests[i].color == "gray"):  # sRGB first: gray may share its resampling
                 made[i] = _fit(decoded, requests[i], resampled)
     finally:
         image.close()
@@ -220,22 +222,32 @@ def _reopen(source: ImageSource) -> Image.Image:
 
 
 def _fit(decoded: Decoded, request: TinyRequest, resampled: dict[tuple, Image.Image]) -> TinyImage:
-    """Resample the decoded image's fitted region to the request's size (or take that resampling from
-    ``resampled``, where an earlier request of the same geometry left it), then its colour."""
+    """Resample the decoded image's fitted region to the request's size, then its colour.
+
+    ``resampled`` keeps the resamplings of one decode by geometry (size, fit mode, filter), so that
+    requests of the same geometry share one: gray from YCbCr takes the Y of the YCbCr resampling where
+    there is one (resampling Y alone gives the same bytes), else resamples the Y plane alone, a third of
+    the work.
+    """
     fit = fit_geometry(decoded.original_size, request.size, request.fit_mode)
     x0, y0, x1, y1 = (int(c) for c in fit.target_region)
-    key = (request.size, request.fit_mode, request.resample)
-    if key not in resampled:
+    geometry = (request.size, request.fit_mode, request.resample)
+    image = decoded.image
+    if image.mode == "YCbCr" and request.color == "gray" and geometry not in resampled:
+        if "Y" not in resampled:
+            resampled["Y"] = image.getchannel(0)
+        image, geometry = resampled["Y"], (*geometry, "Y")
+    if geometry not in resampled:
         region = tuple(c / decoded.scale for c in fit.source_region)
-        resampled[key] = decoded.image.resize((x1 - x0, y1 - y0), RESAMPLING[request.resample], box=region)
-    tiny = _output_colour(resampled[key], request.color, decoded.to_srgb)
+        resampled[geometry] = image.resize((x1 - x0, y1 - y0), RESAMPLING[request.resample], box=region)
+    tiny = _output_colour(resampled[geometry], request.color, decoded.to_srgb)
     return TinyImage(_placed(tiny, request.size, (x0, y0)), decoded.original_size, fit)
 
 
 def _output_colour(tiny: Image.Image, color: str, to_srgb: Optional[ImageCms.ImageCmsTransform]) -> Image.Image:
     """A resampled image in its output colour: YCbCr's Y (gray) or its RGB; any other mode to sRGB, and gray
     as the BT.601 luma of that (Pillow's L conversion is BT.601)."""
-    if tiny.mode == "YCbCr":
+    if tiny.mode == "YCbCr":  # gray never comes here without its sRGB (_fit)
         return tiny.getchannel(0) if color == "gray" else tiny.convert("RGB")
     if tiny.mode == "L" and to_srgb is None:
         return tiny if color == "gray" else tiny.convert("RGB")
