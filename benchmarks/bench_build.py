@@ -271,17 +271,21 @@ def quiet():
 
 def build_run(configs: str | Sequence[str], source: str, work: str, num_proc: Optional[int] = None,
               **options) -> Callable[[], None]:
-    """One build from scratch (a fresh cache), in this process: a config, or several in one pass."""
-    from imagenet_tiny import ImageNetTiny, prepare_builders
+    """One build from scratch (a fresh cache), in this process: a config, or several in one pass.
 
-    names = [configs] if isinstance(configs, str) else list(configs)
+    ``options`` go to the builder (``writer_batch_size``, say). A single config is built through
+    ``prepare_variant`` alone, which the code before one-pass builds has too (``bench_onepass --today``).
+    """
+    import imagenet_tiny
 
     def run() -> None:
         cache = tempfile.mkdtemp(dir=work, prefix="cache-")
         try:
             with quiet():
-                builders = [ImageNetTiny(config_name=name, data_dir=source, cache_dir=cache, **options) for name in names]
-                prepare_builders(builders, num_proc=num_proc)
+                if isinstance(configs, str):
+                    imagenet_tiny.prepare_variant(configs, source, cache_dir=cache, num_proc=num_proc, **options)
+                else:
+                    imagenet_tiny.prepare_variants(configs, source, cache_dir=cache, num_proc=num_proc, **options)
         finally:
             shutil.rmtree(cache, ignore_errors=True)
 
