@@ -79,6 +79,7 @@ DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, Image
 _GRAY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16L", "I;16B", "I;16N"})
 _WIDE_GRAY_MODES = frozenset({"I", "I;16", "I;16L", "I;16B", "I;16N"})  # 16 (or 32) bits a sample
 _RGB_COMPONENT_IDS = [82, 71, 66]  # 'R', 'G', 'B': how a JPEG without JFIF or Adobe marker says it stores RGB
+_Y_PLANE = ("Y plane",)  # the key of a YCbCr decode's Y plane among its resamplings (_fit)
 
 ImageSource = Union[str, os.PathLike, BinaryIO]
 
@@ -162,8 +163,8 @@ def tiny_images(source: ImageSource, requests: Sequence[TinyRequest], draft: boo
                 image.close()
                 image = _reopen(source)
             decoded = _decode_open(image, scale, {requests[i].color for i in indices})
-            resampled: dict = {}
-            for i in sorted(indices, key=lambda i: requests[i].color == "gray"):  # sRGB first: gray may share its resampling
+            resampled: dict[tuple, Image.Image] = {}
+            for i in sorted(indices, key=lambda k: requests[k].color == "gray"):  # sRGB first: gray may share its resampling
                 made[i] = _fit(decoded, requests[i], resampled)
     finally:
         image.close()
@@ -226,17 +227,17 @@ def _fit(decoded: Decoded, request: TinyRequest, resampled: dict[tuple, Image.Im
 
     ``resampled`` keeps the resamplings of one decode by geometry (size, fit mode, filter), so that
     requests of the same geometry share one: gray from YCbCr takes the Y of the YCbCr resampling where
-    there is one (resampling Y alone gives the same bytes), else resamples the Y plane alone, a third of
-    the work.
+    there is one (resampling Y alone gives the same bytes), else resamples the Y plane alone (less than
+    half the work).
     """
     fit = fit_geometry(decoded.original_size, request.size, request.fit_mode)
     x0, y0, x1, y1 = (int(c) for c in fit.target_region)
     geometry = (request.size, request.fit_mode, request.resample)
     image = decoded.image
     if image.mode == "YCbCr" and request.color == "gray" and geometry not in resampled:
-        if "Y" not in resampled:
-            resampled["Y"] = image.getchannel(0)
-        image, geometry = resampled["Y"], (*geometry, "Y")
+        if _Y_PLANE not in resampled:
+            resampled[_Y_PLANE] = image.getchannel(0)
+        image, geometry = resampled[_Y_PLANE], (*geometry, *_Y_PLANE)
     if geometry not in resampled:
         region = tuple(c / decoded.scale for c in fit.source_region)
         resampled[geometry] = image.resize((x1 - x0, y1 - y0), RESAMPLING[request.resample], box=region)
@@ -247,7 +248,7 @@ def _fit(decoded: Decoded, request: TinyRequest, resampled: dict[tuple, Image.Im
 def _output_colour(tiny: Image.Image, color: str, to_srgb: Optional[ImageCms.ImageCmsTransform]) -> Image.Image:
     """A resampled image in its output colour: YCbCr's Y (gray) or its RGB; any other mode to sRGB, and gray
     as the BT.601 luma of that (Pillow's L conversion is BT.601)."""
-    if tiny.mode == "YCbCr":  # gray never comes here without its sRGB (_fit)
+    if tiny.mode == "YCbCr":  # gray: the Y of an sRGB request's resampling (_fit)
         return tiny.getchannel(0) if color == "gray" else tiny.convert("RGB")
     if tiny.mode == "L" and to_srgb is None:
         return tiny if color == "gray" else tiny.convert("RGB")
