@@ -7,6 +7,13 @@ Built from the user's own ImageNet download (Kaggle or devkit layout, or the Hub
     builder.download_and_prepare(num_proc=8)
     ds = builder.as_dataset()   # DatasetDict: train, validation (and test for full configs)
 
+Several variants in one pass over the download, each image read and decoded once for all of them, each
+still a build of its own (``builder.onepass``)::
+
+    from imagenet_tiny import prepare_variants
+    gray8, srgb32, srgb64 = prepare_variants(["8x8-gray-full", "32x32-sRGB-full", "64x64-sRGB-100"], "/data/imagenet", num_proc=8)
+    ds = srgb32.as_dataset()
+
 From the Hub, streamed (a few shards on disk at a time), with boxes from Kaggle's files::
 
     ImageNetTiny(config_name="16x16-sRGB-10", data_dir="hf://datasets/ILSVRC/imagenet-1k",
@@ -25,19 +32,33 @@ from typing import Optional, Sequence
 
 import datasets
 
-from builder import cache, report, staging, workers
+from builder import cache, onepass, report, staging, workers
 from builder.arrays import load_arrays
 from builder.classes import ilsvrc_classes, select_classes
 from builder.config import GRAMMAR, ConfigNameError, ImageNetTinyConfig, predefined_configs
-from builder.errors import ImageNetTinyError, InputError
-from builder.examples import Shard, boxes_outside, example_row, fit_of, shard_images, share, tiny_example, tiny_features
+from builder.errors import InputError
+from builder.examples import (
+    Shard,
+    adjusted_boxes,
+    example_row,
+    examples_or_skip,
+    fit_of,
+    shard_images,
+    share,
+    tiny_example,
+    tiny_features,
+)
+from builder.report import CorruptImageError
 from builder.sources import HubSource, SourceImage, no_data_dir, open_source
 from builder.sources.annotations import AnnotationError, box_files_state, read_box_files
-from builder.transform import DECODE_ERRORS
+from builder.sources.base import SplitImages
 
 logger = logging.getLogger(__name__)
 
-_VERSION = "1.0.0"
+# 2.0.0: every size up to 64 is resampled from one decode that does not depend on the size (so that one
+# pass serves many variants), and gray is the JPEG's own luma (builder.transform): pixels differ from
+# 1.0.0's by about a grey level.
+_VERSION = "2.0.0"
 
 _DESCRIPTION = """\
 ImageNet-tiny: the ILSVRC 2012 classification-localization images, classes and splits, downscaled to
@@ -67,10 +88,6 @@ _HOMEPAGE = "https://image-net.org/challenges/LSVRC/2012/"
 METRIC_PATH: str = os.path.join(os.path.dirname(os.path.abspath(__file__)), "metrics", "imagenet_clsloc")
 
 _LICENSE = "ImageNet terms of access: non-commercial research and educational use only (https://image-net.org/download)."
-
-
-class CorruptImageError(ImageNetTinyError, ValueError):
-    """An unreadable source image in a ``strict`` build, or a build that skipped one returned to a strict run."""
 
 
 class ImageNetTiny(datasets.GeneratorBasedBuilder):
@@ -104,7 +121,8 @@ class ImageNetTiny(datasets.GeneratorBasedBuilder):
         self.shard = shard  # (index, count): build only that share of the images (builder.examples.share; publish.cluster builds shards)
         self.boxes = [boxes] if isinstance(boxes, (str, os.PathLike)) else list(boxes or [])
         self.revision = revision
-        self._staging_workers: Optional[int] = None
+        self.staged: Optional[str] = None  # a one-pass build's staging folder for this config (prepare_builders)
+        self._staging_workers: Optional[int] = None  # a Hub source's: processes that make its shards tiny
         super().__init__(*args, **kwargs)
 
     def _create_builder_config(self, config_name=None, custom_features=None, config_id=None, **config_kwargs):
@@ -165,31 +183,29 @@ class ImageNetTiny(datasets.GeneratorBasedBuilder):
 
     def _split_generators(self, dl_manager):
         if isinstance(self.source, HubSource):
-            return self._staged_split_generators()
+            return self._hub_split_generators()
         images = {split: self.source.images(split, self.classes.wnids) for split in self.splits}
         self._report_unlisted(images)
         if self.shard is not None:  # a shard holds the splits its share reaches into
             images = {split: part for split, part in share(images, *self.shard).items() if part}
         return [
-            datasets.SplitGenerator(name=split, gen_kwargs={"shards": shard_images(split, split_images)})
+            datasets.SplitGenerator(
+                name=split,
+                # Staged: the examples that the one pass made (builder.onepass); else decoded here, in shards.
+                gen_kwargs={"staged": onepass.staged_files(self.staged, split)} if self.staged
+                else {"shards": shard_images(split, split_images)},
+            )
             for split, split_images in images.items()
         ]
 
     def _report_unlisted(self, images: dict) -> None:
         """Report the files that the listing could not take as images (a sharded build: in its first shard)."""
-        unlisted = {
-            split: [report.SkippedImage(split, f.image_id, f.path, f.reason) for f in found.skipped]
-            for split, found in images.items()
-        }
-        every = [row for rows in unlisted.values() for row in rows]
-        if every and self.strict:
-            more = f" (and {len(every) - 1} more file(s) named as images)" if len(every) > 1 else ""
-            raise CorruptImageError(f"cannot read {every[0].path}: {every[0].reason}{more}")
+        unlisted = unlisted_images(images, self.strict)
         if self.shard is None or self.shard[0] == 0:
             for split, rows in unlisted.items():
                 report.write_part(self._output_dir, split, report.LISTING_PART, rows)
 
-    def _staged_split_generators(self) -> list[datasets.SplitGenerator]:
+    def _hub_split_generators(self) -> list[datasets.SplitGenerator]:
         """Stage the shards the build reads (downloading them a few at a time, for a repository), then hand
         each split's parts to datasets as one shard, written in image-id order."""
         plan = {split: self.source.plan(split, self.classes.wnids) for split in self.splits}
@@ -209,25 +225,29 @@ class ImageNetTiny(datasets.GeneratorBasedBuilder):
         """Beside the build (whose id holds the source's fingerprint), so that the same build resumes there."""
         return self._output_dir.removesuffix(".incomplete") + ".staging"
 
-    def _generate_examples(self, shards: Optional[list[Shard]] = None, parts: Optional[list[list[staging.StagedPart]]] = None):
-        if parts is not None:
-            yield from self._staged_examples(parts[0])
+    def _generate_examples(
+        self,
+        shards: Sequence[Shard] = (),
+        staged: Sequence[str] = (),
+        parts: Optional[list[list[staging.StagedPart]]] = None,
+    ):
+        if parts is not None:  # a Hub source's shards, made tiny by builder.staging
+            yield from self._hub_examples(parts[0])
             return
+        for path in staged:
+            yield from onepass.staged_examples(path)
         for shard in shards:
             rows = []
             for image in shard.images:
-                try:
-                    example = tiny_example(image, self.config, self.classes)
-                except DECODE_ERRORS as error:
-                    if self.strict:
-                        raise CorruptImageError(f"cannot read {image.path}: {report.describe(error)}") from error
-                    rows.append(report.SkippedImage(shard.split, image.image_id, image.path, report.describe(error)))
-                    continue
-                rows += _adjusted_boxes(shard.split, image, (example["original_width"], example["original_height"]))
-                yield image.image_id, example
+                made, image_rows = examples_or_skip(
+                    image, shard.split, lambda one: [tiny_example(one, self.config, self.classes)], self.strict
+                )
+                rows += image_rows
+                if made:
+                    yield image.image_id, made[0]
             report.write_part(self._output_dir, shard.split, shard.index, rows)
 
-    def _staged_examples(self, parts: list[staging.StagedPart]):
+    def _hub_examples(self, parts: list[staging.StagedPart]):
         """A split's staged images in image-id order, with their labels, words and attached boxes."""
         if not parts:
             return
@@ -236,7 +256,7 @@ class ImageNetTiny(datasets.GeneratorBasedBuilder):
         for staged in staging.merged_images(parts, duplicates=rows):
             wnid = every.wnids[staged.label] if staged.label >= 0 else None
             image = SourceImage(staged.image_id, staged.where, wnid, self._boxes_of(staged.image_id, wnid))
-            rows += _adjusted_boxes(split, image, staged.original_size)
+            rows += adjusted_boxes(split, image, staged.original_size)
             yield staged.image_id, example_row(image, staged.png, staged.original_size, fit_of(staged.original_size, self.config), self.classes)
         report.write_part(self._output_dir, split, 0, rows)
 
@@ -249,6 +269,10 @@ class ImageNetTiny(datasets.GeneratorBasedBuilder):
             raise AnnotationError(f"{found.source}: boxes of class {found.wnid} for {image_id}, which is of class {wnid or 'none (test)'}")
         return found.boxes
 
+    def is_built(self) -> bool:
+        """Whether a finished build of this config is in the cache (``download_and_prepare`` reuses it)."""
+        return os.path.exists(os.path.join(self._output_dir, datasets.config.DATASET_INFO_FILENAME))
+
     def _download_and_prepare(self, dl_manager, verification_mode, **prepare_split_kwargs):
         # _output_dir is datasets' DIR.incomplete here, which a killed build may have left behind.
         build_dir = self._output_dir.removesuffix(".incomplete")
@@ -256,6 +280,8 @@ class ImageNetTiny(datasets.GeneratorBasedBuilder):
             # Staging makes the tiny images in worker processes; datasets then writes the one merged stream.
             self._staging_workers = prepare_split_kwargs.pop("num_proc", None)
         report.clear(self._output_dir)
+        if self.staged:
+            report.move_parts(self.staged, self._output_dir)
         builds_root = os.path.dirname(os.path.join(self._cache_dir_root, self._relative_data_dir(with_version=False)))
         earlier = cache.changed_since(builds_root, self.origin, build_dir)
         if earlier:
@@ -269,12 +295,17 @@ class ImageNetTiny(datasets.GeneratorBasedBuilder):
             shutil.rmtree(self._staging_dir(), ignore_errors=True)  # written: nothing left to resume
 
 
-def _adjusted_boxes(split: str, image: SourceImage, size: tuple[int, int]) -> list[report.AdjustedBox]:
-    """The report rows of the image's boxes that reach outside it (clipped or dropped)."""
-    return [
-        report.AdjustedBox(split, image.image_id, image.path, " ".join(map(str, box)), fate)
-        for box, fate in boxes_outside(image, size)
-    ]
+def unlisted_images(images: dict[str, SplitImages], strict: bool = False) -> dict[str, list[report.SkippedImage]]:
+    """Per split, the files that the listing could not take as images; ``strict``: raise on the first."""
+    unlisted = {
+        split: [report.SkippedImage(split, f.image_id, f.path, f.reason) for f in found.skipped]
+        for split, found in images.items()
+    }
+    every = [row for rows in unlisted.values() for row in rows]
+    if every and strict:
+        more = f" (and {len(every) - 1} more file(s) named as images)" if len(every) > 1 else ""
+        raise CorruptImageError(f"cannot read {every[0].path}: {every[0].reason}{more}")
+    return unlisted
 
 
 def prepare_variant(
@@ -297,12 +328,90 @@ def prepare_variant(
     A failure while writing (a strict build's unreadable image, say) is raised as its cause, which names
     the file, rather than as datasets' generic ``DatasetGenerationError``.
     """
-    builder = ImageNetTiny(
-        config_name=config_name, data_dir=data_dir, cache_dir=cache_dir, strict=strict, shard=shard, boxes=boxes,
+    return prepare_variants(
+        [config_name], data_dir, cache_dir=cache_dir, num_proc=num_proc, strict=strict, shard=shard, boxes=boxes,
         revision=revision, **config_kwargs,
-    )
+    )[0]
+
+
+def prepare_variants(
+    config_names: Sequence[str],
+    data_dir: str,
+    *,
+    cache_dir: str | None = None,
+    num_proc: int | None = None,
+    strict: bool = False,
+    shard: Optional[tuple[int, int]] = None,
+    boxes: Optional[Sequence[str | os.PathLike]] = None,
+    revision: Optional[str] = None,
+    **config_kwargs,
+) -> list[ImageNetTiny]:
+    """Build several variants (reusing finished builds) in one pass over the download; their builders, in order.
+
+    Each source image is read once and decoded once for all the variants that hold it (``builder.onepass``);
+    each variant is still a ``datasets`` build of its own, row for row what :func:`prepare_variant` builds
+    alone. The options are those of :func:`prepare_variant`, for every variant.
+    """
+    builders = [
+        ImageNetTiny(
+            config_name=name, data_dir=data_dir, cache_dir=cache_dir, strict=strict, shard=shard, boxes=boxes,
+            revision=revision, **config_kwargs,
+        )
+        for name in config_names
+    ]
+    prepare_builders(builders, num_proc=num_proc)
+    return builders
+
+
+def prepare_builders(builders: Sequence[ImageNetTiny], *, num_proc: int | None = None, staging_dir: str | None = None) -> None:
+    """Build every builder whose build is not finished, in one pass over their download when there are several.
+
+    The builders must share the download, ``strict`` and ``shard`` (each may have its own cache folder).
+    A Hub source's configs are built one after the other, each streaming the shards it needs.
+    The pass stages every variant's examples in a folder of ``staging_dir`` (default: the first pending
+    builder's cache folder), as large as their datasets, and removes it when the builds are done.
+    """
+    if any(builder.source is None for builder in builders):
+        raise no_data_dir()
+    pending = list({builder._output_dir: builder for builder in builders if not builder.is_built()}.values())
+    if any(isinstance(builder.source, HubSource) for builder in pending):
+        pending = []  # a Hub source is read shard by shard, each config on its own (builder.staging)
+    if len(pending) > 1:
+        origins = {(builder.origin.path, builder.strict, builder.shard) for builder in pending}
+        if len(origins) > 1:
+            raise InputError(f"one pass builds variants of one download, strict or not, one shard: got {sorted(origins)}")
+        with onepass.staging(staging_dir or pending[0]._cache_dir_root) as folder:
+            _stage(pending, folder, num_proc)
+            for builder in pending:
+                _prepare(builder, num_proc)
+    for builder in builders:  # the others: built alone, or reused (and checked, when strict)
+        if len(pending) < 2 or builder not in pending:
+            _prepare(builder, num_proc)
+
+
+def _stage(builders: Sequence[ImageNetTiny], folder: str, num_proc: int | None) -> None:
+    """The one pass: every builder's examples, staged in a folder of ``folder`` each."""
+    first = builders[0]
+    wnids = sorted(set().union(*(builder.classes.wnids for builder in builders)))
+    splits = [split for split in first.source.splits if any(split in builder.splits for builder in builders)]
+    images = {split: first.source.images(split, wnids) for split in splits}
+    unlisted_images(images, first.strict)  # a strict pass fails here, before any decoding, as each build would
+    targets = [
+        onepass.Target(builder.config, builder.classes, builder.splits, builder.info.features, os.path.join(folder, str(i)))
+        for i, builder in enumerate(builders)
+    ]
+    onepass.run_pass(images, targets, shard=first.shard, num_proc=num_proc, strict=first.strict)
+    for builder, target in zip(builders, targets):
+        builder.staged = target.folder
+
+
+def _prepare(builder: ImageNetTiny, num_proc: int | None) -> None:
+    """``download_and_prepare``, its failure raised as its cause; a staged builder's staging removed after."""
     try:
         builder.download_and_prepare(num_proc=num_proc)
     except datasets.exceptions.DatasetGenerationError as error:
         raise (error.__cause__ or error) from error
-    return builder
+    finally:
+        if builder.staged:
+            shutil.rmtree(builder.staged, ignore_errors=True)
+            builder.staged = None

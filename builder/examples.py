@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Sequence, TypeVar
+from typing import Any, Callable, Optional, Sequence, TypeVar
 
 import datasets
 
+from builder import report
 from builder.classes import ClassTable
 from builder.config import ImageNetTinyConfig
 from builder.geometry import INSIDE, Fit, fit_geometry, source_box_fates, tiny_boxes
-from builder.sources import SourceImage
 from builder.png import encode_png
+from builder.sources import SourceImage
 from builder.sources.base import SourceBox
-from builder.transform import OUTPUT_MODES, tiny_image
+from builder.transform import DECODE_ERRORS, OUTPUT_MODES, TinyRequest, tiny_images
+
+Variant = tuple[ImageNetTinyConfig, ClassTable]  # a config and its classes: what an example is made for
 
 UNLABELLED = -1  # the test split has no labels
 
@@ -45,8 +48,18 @@ def tiny_features(config: ImageNetTinyConfig, classes: ClassTable) -> datasets.F
 
 def tiny_example(image: SourceImage, config: ImageNetTinyConfig, classes: ClassTable) -> dict[str, Any]:
     """Decode, fit and encode one source image; raises one of ``transform.DECODE_ERRORS`` if it is unreadable."""
-    tiny = tiny_image(image.file(), config.size, config.color, config.fit_mode, config.resample)
-    return example_row(image, encode_png(tiny.image), tiny.original_size, tiny.fit, classes)
+    return tiny_examples(image, [(config, classes)])[0]
+
+
+def tiny_examples(image: SourceImage, variants: Sequence[Variant]) -> list[dict[str, Any]]:
+    """One source image's example for each variant, from one decode (``transform.tiny_images``): each is
+    what :func:`tiny_example` makes for that variant alone, byte for byte."""
+    requests = [TinyRequest(config.size, config.color, config.fit_mode, config.resample) for config, _ in variants]
+    tinies = tiny_images(image.file(), requests)
+    return [
+        example_row(image, encode_png(tiny.image), tiny.original_size, tiny.fit, classes)
+        for (_, classes), tiny in zip(variants, tinies)
+    ]
 
 
 def example_row(image: SourceImage, png: bytes, original_size: tuple[int, int], fit: Fit, classes: ClassTable) -> dict[str, Any]:
@@ -63,6 +76,29 @@ def example_row(image: SourceImage, png: bytes, original_size: tuple[int, int], 
         "original_width": original_size[0],
         "original_height": original_size[1],
     }
+
+
+def examples_or_skip(
+    image: SourceImage, split: str, make: Callable[[SourceImage], list[dict[str, Any]]], strict: bool = False
+) -> tuple[Optional[list[dict[str, Any]]], list[report.Row]]:
+    """``make(image)`` (its examples) and the report rows of the image: the annotation boxes that reach
+    outside it; or, where it cannot be decoded, None and the row that skips it (``strict``: a
+    :class:`~builder.report.CorruptImageError` naming the file)."""
+    try:
+        examples = make(image)
+    except DECODE_ERRORS as error:
+        if strict:
+            raise report.CorruptImageError(f"cannot read {image.path}: {report.describe(error)}") from error
+        return None, [report.SkippedImage(split, image.image_id, image.path, report.describe(error))]
+    return examples, adjusted_boxes(split, image, (examples[0]["original_width"], examples[0]["original_height"]))
+
+
+def adjusted_boxes(split: str, image: SourceImage, size: tuple[int, int]) -> list[report.AdjustedBox]:
+    """The report rows of the image's annotation boxes that reach outside it (clipped or dropped)."""
+    return [
+        report.AdjustedBox(split, image.image_id, image.path, " ".join(map(str, box)), fate)
+        for box, fate in boxes_outside(image, size)
+    ]
 
 
 def fit_of(original_size: tuple[int, int], config: ImageNetTinyConfig) -> Fit:
@@ -100,10 +136,16 @@ Item = TypeVar("Item")
 
 def share(images: dict[str, Sequence[Item]], index: int, count: int) -> dict[str, list[Item]]:
     """Shard ``index`` of ``count``'s contiguous part of ``images`` (split -> items), splits in their order."""
-    total = sum(len(items) for items in images.values())
+    bounds = share_bounds({split: len(items) for split, items in images.items()}, index, count)
+    return {split: list(items[slice(*bounds[split])]) for split, items in images.items()}
+
+
+def share_bounds(lengths: dict[str, int], index: int, count: int) -> dict[str, tuple[int, int]]:
+    """Where :func:`share`'s part lies in splits of ``lengths`` items: per split, ``(start, stop)`` of its items."""
+    total = sum(lengths.values())
     start, stop = total * index // count, total * (index + 1) // count
-    part, offset = {}, 0
-    for split, items in images.items():
-        part[split] = list(items[max(0, start - offset) : max(0, stop - offset)])
-        offset += len(items)
-    return part
+    bounds, offset = {}, 0
+    for split, length in lengths.items():
+        bounds[split] = (min(length, max(0, start - offset)), min(length, max(0, stop - offset)))
+        offset += length
+    return bounds

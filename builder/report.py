@@ -21,14 +21,20 @@ import csv
 import dataclasses
 import glob
 import os
+import shutil
 from typing import Sequence, Union
 
+from builder.errors import ImageNetTinyError
 from builder.geometry import CLIPPED
 
 REPORT_NAME = "skipped_images.csv"
 BOXES_NAME = "adjusted_boxes.csv"
 FIELDS = ("split", "image_id", "path", "reason")
 LISTING_PART = "listing"  # the part of a split's listing skips, beside the per-shard parts
+
+
+class CorruptImageError(ImageNetTinyError, ValueError):
+    """An unreadable source image in a ``strict`` build, or a build that skipped one returned to a strict run."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,6 +85,13 @@ def write_part(output_dir: str, split: str, part: Union[int, str], rows: Sequenc
         if own:
             with open(os.path.join(output_dir, f"{name}.{split}-{label}.part"), "w", newline="", encoding="utf-8") as f:
                 csv.writer(f).writerows(dataclasses.astuple(row) for row in own)
+
+
+def move_parts(from_dir: str, output_dir: str) -> None:
+    """Move the part files written in ``from_dir`` (a one-pass build's staging) into ``output_dir``."""
+    for name in FILE_NAMES.values():
+        for part in glob.glob(os.path.join(glob.escape(from_dir), f"{name}.*.part")):
+            shutil.move(part, os.path.join(output_dir, os.path.basename(part)))
 
 
 def merge_parts(output_dir: str) -> BuildReport:

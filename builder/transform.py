@@ -1,12 +1,22 @@
-"""One source image to one tiny image: decode (DCT-downscaled), colour-manage, fit, resample, encode.
+"""Source images to tiny images: decode (DCT-downscaled), fit, resample, colour-manage, encode.
 
-The costly step is JPEG decoding, so the decoder is asked for a DCT-domain downscaled image
-(Pillow's ``draft``, libjpeg scaling by 1/2, 1/4 or 1/8) that stays at least ``DRAFT_OVERSAMPLING``
-times larger than what the resample needs; the README gives the measured difference against a full
-decode. ImageNet also holds CMYK JPEGs, grayscale JPEGs, JPEGs with ICC profiles (about 30%, most of
-them sRGB) and a PNG named .JPEG: all come out as sRGB (or its BT.601 luma for gray). A profile other
-than sRGB is applied to the resampled tiny image, where it costs nothing; on the decoded image it cost
-more per pixel than the decode itself. The tiny PNGs hold pixels only (no profile, no EXIF).
+The costly step is JPEG decoding, so the decoder is asked for a DCT-domain downscaled image (Pillow's
+``draft``, libjpeg scaling by 1/2, 1/4 or 1/8). **The decode does not depend on the tiny image's size**,
+so that one decode serves every variant built from an image in one pass, and a variant's pixels are the
+same whichever others were built with it: every size up to ``SHARED_DECODE_SIZE`` (64) is resampled from
+the decode that keeps ``DRAFT_OVERSAMPLING`` (3) decoded pixels per tiny pixel at 64 x 64, that is at
+least 192 pixels along the image's shorter side (whatever the fit mode: each maps at most 64 tiny pixels
+onto it); a typical 500x375 JPEG is decoded in full. Larger sizes use the decode for the next power of
+two. The README gives the measured difference against a full decode for every predefined size, colour
+and fit mode (``benchmarks/fidelity.py``), and the cost to a small variant built alone.
+
+JPEGs that store YCbCr (nearly all of ImageNet's) are resampled in YCbCr: gray is the resampled Y, the
+JPEG's own BT.601 luma, which a gray variant alone decodes without the chroma (libjpeg's grayscale
+output is that Y, byte for byte); sRGB is the resampled YCbCr converted. Every other image (grayscale,
+CMYK and RGB-coded JPEGs, JPEGs whose ICC profile is not sRGB, PNGs) is resampled in its decoded mode,
+then colour-managed to sRGB, and gray is the BT.601 luma of that. A profile is applied to the tiny image,
+where it costs nothing; on the decoded image it cost more per pixel than the decode itself. The tiny
+PNGs hold pixels only (no profile, no EXIF).
 
 Other images are first brought to 8-bit gray (``L``), ``RGB`` or ``CMYK`` (:func:`flatten`):
 
@@ -26,10 +36,9 @@ from __future__ import annotations
 import dataclasses
 import functools
 import io
-import math
 import os
 import struct
-from typing import BinaryIO, Optional, Union
+from typing import BinaryIO, Collection, Optional, Sequence, Union
 
 import numpy as np
 from PIL import Image, ImageCms
@@ -47,11 +56,13 @@ RESAMPLING = {
 }
 OUTPUT_MODES = {"gray": "L", "sRGB": "RGB"}
 
-# The decoded image keeps at least this many source pixels per tiny pixel along each axis, and at least
-# DRAFT_MIN_SIDE pixels: below that, decoding is bound by the entropy decoding whatever the scale, so a
-# smaller draft would only cost fidelity (the README gives the measured difference).
-DRAFT_OVERSAMPLING = 4
-DRAFT_MIN_SIDE = 64
+# Every size up to SHARED_DECODE_SIZE shares one decode, which keeps at least DRAFT_OVERSAMPLING decoded
+# pixels per tiny pixel at that size. Measured on the 1000 sample JPEGs: with 3, every predefined size,
+# colour and fit mode is within 0.9 grey levels of a full decode on average; with 2.5 (most 500x375
+# JPEGs at half scale) 64x64 sRGB crop is 2.2 away; 4 would decode 15% more images in full.
+SHARED_DECODE_SIZE = 64
+DRAFT_OVERSAMPLING = 3
+_DCT_SCALES = (8, 4, 2, 1)  # libjpeg's scalings that Pillow's draft offers: 1/8 .. 1/1
 
 # Profiles that are sRGB already: converting would be an identity, so it is skipped.
 SRGB_DESCRIPTIONS = frozenset({"sRGB IEC61966-2.1", "sRGB IEC61966-2-1"})
@@ -67,8 +78,20 @@ DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, Image
 # Modes of gray levels, which flatten to L; CMYK stays CMYK until colour-managed; all others flatten to RGB.
 _GRAY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16L", "I;16B", "I;16N"})
 _WIDE_GRAY_MODES = frozenset({"I", "I;16", "I;16L", "I;16B", "I;16N"})  # 16 (or 32) bits a sample
+_RGB_COMPONENT_IDS = [82, 71, 66]  # 'R', 'G', 'B': how a JPEG without JFIF or Adobe marker says it stores RGB
+_Y_PLANE = ("Y plane",)  # the key of a YCbCr decode's Y plane among its resamplings (_fit)
 
 ImageSource = Union[str, os.PathLike, BinaryIO]
+
+
+@dataclasses.dataclass(frozen=True)
+class TinyRequest:
+    """What one variant asks of an image: its size, colour (``gray`` or ``sRGB``), fit mode and filter."""
+
+    size: tuple[int, int]
+    color: str
+    fit_mode: str = "crop"
+    resample: str = "box"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,27 +103,28 @@ class TinyImage:
 
 @dataclasses.dataclass(frozen=True)
 class Decoded:
-    """A source image decoded (DCT-downscaled where it can be) but not yet colour-managed or resampled."""
+    """A source image decoded (DCT-downscaled where it can be) but not yet resampled or colour-managed.
+
+    ``image`` is ``YCbCr`` (a YCbCr JPEG without a profile to apply, for sRGB), ``L`` (its Y alone, for
+    gray; or a gray image), ``RGB`` or ``CMYK``.
+    """
 
     image: Image.Image
     original_size: tuple[int, int]
-    fit: Fit
     scale: float  # source pixels per decoded pixel
     to_srgb: Optional[ImageCms.ImageCmsTransform]
 
 
-def decode(source: ImageSource, size: tuple[int, int], color: str, fit_mode: str = "crop", draft: bool = True) -> Decoded:
-    """The decoding step of :func:`tiny_image` alone: the floor that the benchmark compares the builder with."""
-    with Image.open(source) as image:
-        original_size = image.size
-        fit = fit_geometry(original_size, size, fit_mode)
-        to_srgb = _icc_transform(image)
-        # JPEG's own luma is BT.601 of its RGB, so gray can skip chroma unless a profile must be applied.
-        fast_gray = OUTPUT_MODES[color] == "L" and to_srgb is None and image.mode == "RGB"
-        scale = _draft(image, fit, "L" if fast_gray else None) if draft else 1.0
-        image.load()
-        image = flatten(image)
-    return Decoded(image, original_size, fit, scale, to_srgb)
+def decode_side(size: tuple[int, int]) -> int:
+    """The decoded pixels that a variant of ``size`` keeps at least along the image's shorter side.
+
+    It depends on the size only through the power of two at or above it, at least SHARED_DECODE_SIZE, so
+    that every size up to 64 (every predefined one) shares a decode.
+    """
+    tier = SHARED_DECODE_SIZE
+    while tier < max(size):
+        tier *= 2
+    return DRAFT_OVERSAMPLING * tier
 
 
 def tiny_image(
@@ -114,40 +138,149 @@ def tiny_image(
     """Decode ``source`` and fit it into ``size`` by ``fit_mode``, in ``color`` (``gray`` or ``sRGB``).
 
     The result holds pixels only (no ``info``): the source's ICC profile or EXIF would mislabel them.
-    ``draft=False`` decodes in full: slower, and only there to measure what the DCT downscaling changes.
+    ``draft=False`` is the reference that the fast path is measured against: a full decode, colour-managed
+    and converted at full resolution, then resampled (slower; ``benchmarks/fidelity.py``).
     """
-    output_mode = OUTPUT_MODES[color]
-    decoded = decode(source, size, color, fit_mode, draft)
-    # A profile is applied after resampling: per pixel it costs more than the DCT-scaled decode itself,
-    # and on the tiny image it is free (the README gives the measured difference; draft=False keeps
-    # the reference order, colour management at full resolution).
-    manage_late = decoded.to_srgb is not None and draft
-    image = decoded.image if manage_late else _to_mode(decoded.image, output_mode, decoded.to_srgb)
-    region = tuple(c / decoded.scale for c in decoded.fit.source_region)
-    x0, y0, x1, y1 = (int(c) for c in decoded.fit.target_region)
-    tiny = image.resize((x1 - x0, y1 - y0), RESAMPLING[resample], box=region)
-    if manage_late:
-        tiny = _to_mode(tiny, output_mode, decoded.to_srgb)
-    if (x1 - x0, y1 - y0) != size:  # pad: centre on black
-        canvas = Image.new(output_mode, size, 0)
-        canvas.paste(tiny, (x0, y0))
+    return tiny_images(source, [TinyRequest(size, color, fit_mode, resample)], draft)[0]
+
+
+def tiny_images(source: ImageSource, requests: Sequence[TinyRequest], draft: bool = True) -> list[TinyImage]:
+    """The tiny image of each request, each exactly as :func:`tiny_image` makes it alone.
+
+    One decode per DCT scale that the requests' sizes need (one for sizes up to 64), and one resampling
+    per size, fit mode and filter (gray and sRGB of the same geometry share it).
+    """
+    if not draft:
+        return _full_decode_tiny_images(source, requests)
+    made: dict[int, TinyImage] = {}
+    image = Image.open(source)
+    try:
+        groups: dict[int, list[int]] = {}
+        for i, request in enumerate(requests):
+            groups.setdefault(_dct_scale(image, decode_side(request.size)), []).append(i)
+        for n, (scale, indices) in enumerate(groups.items()):
+            if n:  # sizes above 64 beside smaller ones: the decoder starts again, at another scale
+                image.close()
+                image = _reopen(source)
+            decoded = _decode_open(image, scale, {requests[i].color for i in indices})
+            resampled: dict[tuple, Image.Image] = {}
+            for i in sorted(indices, key=lambda k: requests[k].color == "gray"):  # sRGB first: gray may share its resampling
+                made[i] = _fit(decoded, requests[i], resampled)
+    finally:
+        image.close()
+    return [made[i] for i in range(len(requests))]
+
+
+def decode(source: ImageSource, size: tuple[int, int], colors: Collection[str]) -> Decoded:
+    """The decoding step alone of variants of ``size`` in ``colors``: the floor that the benchmark compares
+    the builder with."""
+    with Image.open(source) as image:
+        return _decode_open(image, _dct_scale(image, decode_side(size)), colors)
+
+
+def _dct_scale(image: Image.Image, side: int) -> int:
+    """The coarsest DCT scaling (1/8 .. 1/1) that keeps ``side`` decoded pixels along the shorter side (1 but for JPEGs)."""
+    if image.format != "JPEG":
+        return 1
+    fits = min(image.size) // side
+    return next((scale for scale in _DCT_SCALES if scale <= fits), 1)
+
+
+def _decode_open(image: Image.Image, scale: int, colors: Collection[str]) -> Decoded:
+    """Decode an opened image at 1/``scale`` (JPEG), as YCbCr, its Y alone, or flattened (see the module doc)."""
+    original_size = image.size
+    to_srgb = _icc_transform(image)
+    if image.format == "JPEG":
+        mode = None
+        if to_srgb is None and _stores_ycbcr(image):
+            mode = "L" if set(colors) == {"gray"} else "YCbCr"
+        w, h = original_size
+        # Pillow picks the coarsest scaling that keeps this size: 1/scale exactly (w // (w // s) < 2 s).
+        drafted = image.draft(mode, (w // scale, h // scale))
+        ratio = 1.0 if drafted is None else w / drafted[1][2]
+    else:
+        ratio = 1.0
+    image.load()
+    return Decoded(image if image.mode == "YCbCr" else flatten(image), original_size, ratio, to_srgb)
+
+
+def _stores_ycbcr(image: Image.Image) -> bool:
+    """Whether a JPEG of mode RGB stores YCbCr, by libjpeg's rule (a JFIF marker, else an Adobe marker's
+    transform, else the component ids): libjpeg gives YCbCr and Y alone only from those."""
+    if image.mode != "RGB":
+        return False
+    if "jfif" in image.info:
+        return True
+    if "adobe_transform" in image.info:
+        return image.info["adobe_transform"] != 0
+    return [layer[0] for layer in getattr(image, "layer", [])] != _RGB_COMPONENT_IDS
+
+
+def _reopen(source: ImageSource) -> Image.Image:
+    if hasattr(source, "seek"):
+        source.seek(0)
+    return Image.open(source)
+
+
+def _fit(decoded: Decoded, request: TinyRequest, resampled: dict[tuple, Image.Image]) -> TinyImage:
+    """Resample the decoded image's fitted region to the request's size, then its colour.
+
+    ``resampled`` keeps the resamplings of one decode by geometry (size, fit mode, filter), so that
+    requests of the same geometry share one: gray from YCbCr takes the Y of the YCbCr resampling where
+    there is one (resampling Y alone gives the same bytes), else resamples the Y plane alone (less than
+    half the work).
+    """
+    fit = fit_geometry(decoded.original_size, request.size, request.fit_mode)
+    x0, y0, x1, y1 = (int(c) for c in fit.target_region)
+    geometry = (request.size, request.fit_mode, request.resample)
+    image = decoded.image
+    if image.mode == "YCbCr" and request.color == "gray" and geometry not in resampled:
+        if _Y_PLANE not in resampled:
+            resampled[_Y_PLANE] = image.getchannel(0)
+        image, geometry = resampled[_Y_PLANE], (*geometry, *_Y_PLANE)
+    if geometry not in resampled:
+        region = tuple(c / decoded.scale for c in fit.source_region)
+        resampled[geometry] = image.resize((x1 - x0, y1 - y0), RESAMPLING[request.resample], box=region)
+    tiny = _output_colour(resampled[geometry], request.color, decoded.to_srgb)
+    return TinyImage(_placed(tiny, request.size, (x0, y0)), decoded.original_size, fit)
+
+
+def _output_colour(tiny: Image.Image, color: str, to_srgb: Optional[ImageCms.ImageCmsTransform]) -> Image.Image:
+    """A resampled image in its output colour: YCbCr's Y (gray) or its RGB; any other mode to sRGB, and gray
+    as the BT.601 luma of that (Pillow's L conversion is BT.601)."""
+    if tiny.mode == "YCbCr":  # gray: the Y of an sRGB request's resampling (_fit)
+        return tiny.getchannel(0) if color == "gray" else tiny.convert("RGB")
+    if tiny.mode == "L" and to_srgb is None:
+        return tiny if color == "gray" else tiny.convert("RGB")
+    srgb = _to_mode(tiny, "RGB", to_srgb)
+    return srgb.convert("L") if color == "gray" else srgb
+
+
+def _placed(tiny: Image.Image, size: tuple[int, int], corner: tuple[int, int]) -> Image.Image:
+    """``tiny`` alone, or centred on black where it is smaller than ``size`` (pad); without ``info``."""
+    if tiny.size != size:
+        canvas = Image.new(tiny.mode, size, 0)
+        canvas.paste(tiny, corner)
         tiny = canvas
     tiny.info.clear()
-    return TinyImage(tiny, decoded.original_size, decoded.fit)
+    return tiny
 
 
-def _draft(image: Image.Image, fit: Fit, mode: Optional[str]) -> float:
-    """Ask the JPEG decoder for a DCT-downscaled image; returns source pixels per decoded pixel."""
-    if image.format != "JPEG":
-        return 1.0
-    scale_x, scale_y = fit.scale
-    w, h = image.size
-    wanted = (
-        max(DRAFT_MIN_SIDE, math.ceil(w * scale_x * DRAFT_OVERSAMPLING)),
-        max(DRAFT_MIN_SIDE, math.ceil(h * scale_y * DRAFT_OVERSAMPLING)),
-    )
-    drafted = image.draft(mode, wanted)
-    return 1.0 if drafted is None else w / drafted[1][2]
+def _full_decode_tiny_images(source: ImageSource, requests: Sequence[TinyRequest]) -> list[TinyImage]:
+    """The reference: decoded in full, colour-managed and converted at full resolution, then resampled."""
+    with Image.open(source) as image:
+        original_size = image.size
+        to_srgb = _icc_transform(image)
+        image.load()
+        flat = flatten(image)
+    converted = {color: _to_mode(flat, OUTPUT_MODES[color], to_srgb) for color in {r.color for r in requests}}
+    made = []
+    for request in requests:
+        fit = fit_geometry(original_size, request.size, request.fit_mode)
+        x0, y0, x1, y1 = (int(c) for c in fit.target_region)
+        tiny = converted[request.color].resize((x1 - x0, y1 - y0), RESAMPLING[request.resample], box=fit.source_region)
+        made.append(TinyImage(_placed(tiny, request.size, (x0, y0)), original_size, fit))
+    return made
 
 
 def flatten(image: Image.Image) -> Image.Image:

@@ -12,10 +12,11 @@ from builder.errors import InputError
 def register(commands: argparse._SubParsersAction) -> None:
     generate = commands.add_parser(
         "generate",
-        help="build a variant from your ImageNet download",
-        description="Build an ImageNet-tiny variant (any config name of the grammar; see `imagenet-tiny configs`).",
+        help="build variants from your ImageNet download",
+        description="Build ImageNet-tiny variants (any config names of the grammar; see `imagenet-tiny configs`). "
+        "Several configs are built in one pass over the download: each image is read and decoded once for all.",
     )
-    generate.add_argument("config", help="config name, e.g. 16x16-sRGB-10 or 32x32-gray-full-pad")
+    generate.add_argument("configs", nargs="+", metavar="CONFIG", help="config names, e.g. 16x16-sRGB-10 32x32-gray-full-pad")
     generate.add_argument(
         "--data-dir", required=True,
         help="your ImageNet download (Kaggle or devkit layout, or a snapshot of the Hub's ILSVRC/imagenet-1k or "
@@ -46,7 +47,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    from imagenet_tiny import prepare_variant
+    from imagenet_tiny import prepare_variants
 
     if (args.output, args.num_shards, args.shard_index) != (None, None, None):
         return run_generate_shard(args)
@@ -55,31 +56,34 @@ def run_generate(args: argparse.Namespace) -> int:
         options["resample"] = args.resample
     if args.classes:
         options["classes"] = [c.strip() for c in args.classes.split(",") if c.strip()]
-    builder = prepare_variant(
-        args.config, args.data_dir, cache_dir=args.cache_dir, num_proc=args.num_proc, strict=args.strict,
-        boxes=args.boxes, revision=args.revision, **options,
+    builders = prepare_variants(
+        args.configs, args.data_dir, cache_dir=args.cache_dir, num_proc=args.num_proc, strict=args.strict,
+        boxes=args.boxes, revision=args.revision, **options
     )
-    print(describe_build(builder))
+    print("\n".join(describe_build(builder) for builder in builders))
     return 0
 
 
 def run_generate_shard(args: argparse.Namespace) -> int:
-    from publish.cluster import ShardPlan, build_shard, canonical
+    from publish.cluster import ShardGroup, build_shards, canonical
 
     if None in (args.output, args.num_shards, args.shard_index):
         raise InputError("a shard needs all of --output, --num-shards and --shard-index")
     if args.classes or args.resample or args.cache_dir or args.boxes or args.revision:
         # The assembled folder knows a config by its name alone; the shards live under --output.
         raise InputError("--classes, --resample, --cache-dir, --boxes and --revision do not go with --output (shards of a named config)")
-    plan = ShardPlan(canonical(args.config), os.path.abspath(args.data_dir), os.path.abspath(args.output), args.num_shards)
-    plan.check_index(args.shard_index)
-    marker = build_shard(plan, args.shard_index, num_proc=args.num_proc, strict=args.strict)
-    what = f"shard {args.shard_index} of {plan.num_shards} of {plan.config}"
-    counts = ", ".join(f"{split}: {n} examples" for split, n in marker["examples"].items()) or "no image"
-    if marker["reused"]:
-        print(f"{what} was finished already ({counts}): nothing to do")
-    else:
-        print(f"Built {what} ({counts}) in {plan.folder(args.shard_index)}")
+    configs = tuple(dict.fromkeys(canonical(config) for config in args.configs))
+    group = ShardGroup(configs, os.path.abspath(args.data_dir), os.path.abspath(args.output), args.num_shards)
+    group.check_index(args.shard_index)
+    markers = build_shards(group, args.shard_index, num_proc=args.num_proc, strict=args.strict)
+    for plan in group.plans:
+        marker = markers[plan.config]
+        what = f"shard {args.shard_index} of {plan.num_shards} of {plan.config}"
+        counts = ", ".join(f"{split}: {n} examples" for split, n in marker["examples"].items()) or "no image"
+        if marker["reused"]:
+            print(f"{what} was finished already ({counts}): nothing to do")
+        else:
+            print(f"Built {what} ({counts}) in {plan.folder(args.shard_index)}")
     return 0
 
 

@@ -1,14 +1,15 @@
-"""``imagenet-tiny slurm``: build a variant on a SLURM cluster, one array task per shard, then assemble it.
+"""``imagenet-tiny slurm``: build variants on a SLURM cluster, one array task per shard, then assemble them.
 
-    imagenet-tiny slurm CONFIG --data-dir SRC --output DIR --num-shards N
+    imagenet-tiny slurm CONFIG [CONFIG ...] --data-dir SRC --output DIR --num-shards N
         [--partition P --time T --cpus-per-task C --mem M] [--only-shards 2,5] [--dry-run | --status | --finalize]
 
-submits an ``sbatch --array`` job whose task ``i`` runs ``imagenet-tiny generate CONFIG --data-dir SRC
---output DIR --num-shards N --shard-index i``, and a finalize job that depends on it (``afterok``) and runs
-this command with ``--finalize``: DIR becomes the Hub-layout folder that ``imagenet-tiny export`` writes,
-so ``datasets.load_dataset(DIR, CONFIG)`` loads it and ``imagenet-tiny publish`` uploads it. Shards that
-are finished are not submitted again; ``--status`` reports the others by index, with the last line of
-their log, and ``--only-shards`` submits chosen ones. DIR must be on a file system that every node sees.
+submits an ``sbatch --array`` job whose task ``i`` runs ``imagenet-tiny generate CONFIG... --data-dir SRC
+--output DIR --num-shards N --shard-index i`` (shard i of every config, in one pass over the download),
+and a finalize job that depends on it (``afterok``) and runs this command with ``--finalize``: DIR becomes
+the Hub-layout folder that ``imagenet-tiny export`` writes, so ``datasets.load_dataset(DIR, CONFIG)``
+loads each config and ``imagenet-tiny publish`` uploads them. Shards that are finished are not submitted
+again; ``--status`` reports the others by index, with the last line of their log, and ``--only-shards``
+submits chosen ones. DIR must be on a file system that every node sees.
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ import shlex
 def register(commands: argparse._SubParsersAction) -> None:
     slurm = commands.add_parser(
         "slurm",
-        help="build a variant on a SLURM cluster: an array job of shards, then a finalize job",
+        help="build variants on a SLURM cluster: an array job of shards, then a finalize job",
         description=__doc__.split("\n\n", 2)[2],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    slurm.add_argument("config", help="config name, e.g. 64x64-sRGB-full")
+    slurm.add_argument("configs", nargs="+", metavar="CONFIG", help="config names, e.g. 64x64-sRGB-full 32x32-gray-full")
     slurm.add_argument("--data-dir", required=True, help="your ImageNet download, as every node sees it")
     slurm.add_argument("--output", required=True, help="the folder for the shards and then the Hub layout")
     slurm.add_argument("--num-shards", type=int, required=True, help="array tasks (shards of near-equal file count)")
@@ -45,33 +46,32 @@ def run_slurm(args: argparse.Namespace) -> int:
     from builder import report
     from publish import cluster
 
-    plan = cluster.ShardPlan(
-        cluster.canonical(args.config), os.path.abspath(args.data_dir), os.path.abspath(args.output), args.num_shards
-    )
+    configs = tuple(dict.fromkeys(cluster.canonical(config) for config in args.configs))
+    group = cluster.ShardGroup(configs, os.path.abspath(args.data_dir), os.path.abspath(args.output), args.num_shards)
     if args.status:
-        print(cluster.status(plan))
+        print(cluster.status(group))
         return 0
     if args.finalize:
-        written, skipped = cluster.finalize(plan)
-        print(f"Assembled {plan.num_shards} shards of {plan.config} into {plan.output}: {len(written)} files")
-        print(report.summary(skipped, str(plan.root)) if skipped else "No image was skipped.")
+        written, skipped = cluster.finalize(group)
+        print(f"Assembled {group.num_shards} shards of {group.name} into {group.output}: {len(written)} files")
+        print(report.summary(skipped, str(group.root)) if skipped else "No image was skipped.")
         return 0
-    indices = cluster.parse_indices(args.only_shards, plan.num_shards) if args.only_shards else plan.incomplete()
+    indices = cluster.parse_indices(args.only_shards, group.num_shards) if args.only_shards else group.incomplete()
     options = cluster.SlurmOptions(args.partition, args.time, args.cpus_per_task, args.mem)
-    scripts = cluster.job_scripts(plan, options, indices)
+    scripts = cluster.job_scripts(group, options, indices)
     if args.dry_run:
         for name, text in scripts.items():
-            print(f"# {plan.root / 'jobs' / name}\n{text}")
+            print(f"# {group.root / 'jobs' / name}\n{text}")
         print("# submitted with")
-        for command in cluster.sbatch_commands(plan, indices, "<array job id>"):
+        for command in cluster.sbatch_commands(group, indices, "<array job id>"):
             print(" ".join(shlex.quote(part) for part in command))
         return 0
-    submitted = cluster.submit(plan, scripts, indices)
+    submitted = cluster.submit(group, scripts, indices)
     if submitted.array_job:
-        print(f"Submitted shards {cluster.array_spec(indices)} of {plan.num_shards} of {plan.config}: array job {submitted.array_job}")
+        print(f"Submitted shards {cluster.array_spec(indices)} of {group.num_shards} of {group.name}: array job {submitted.array_job}")
     else:
-        print(f"All {plan.num_shards} shards of {plan.config} are finished")
+        print(f"All {group.num_shards} shards of {group.name} are finished")
     after = f" after array job {submitted.array_job} succeeds" if submitted.array_job else ""
-    print(f"Submitted the finalize job {submitted.finalize_job}{after}: it assembles {plan.output}")
-    print(f"Logs in {plan.root / 'logs'}; progress: {cluster.status_command(plan)}")
+    print(f"Submitted the finalize job {submitted.finalize_job}{after}: it assembles {group.output}")
+    print(f"Logs in {group.root / 'logs'}; progress: {cluster.status_command(group)}")
     return 0

@@ -459,9 +459,11 @@ python train.py --dataset hfds/imagenet-tiny/{other.lower()} --train-split train
 ## How the variants were made, and how to make others
 
 Each variant was built from the ILSVRC 2012 download by the ImageNet-tiny `datasets` builder: every JPEG is
-decoded at a reduced scale (libjpeg's DCT-domain 1/2, 1/4 or 1/8, keeping at least 6 source pixels per tiny
-pixel), colour-managed to sRGB (embedded ICC profiles and CMYK converted), fitted (crop, pad or squash),
-resampled with a box filter and stored as PNG. The 5-class selection is the Matlab version's; other class
+decoded at a scale that depends on the image alone, the same for every size up to 64x64 (libjpeg's DCT-domain
+1/1, 1/2, 1/4 or 1/8, keeping at least 192 pixels along the shorter side: most ImageNet JPEGs are decoded in
+full), fitted (crop, pad or squash), resampled with a box filter, colour-managed to sRGB (embedded ICC
+profiles and CMYK converted; gray is the JPEG's own BT.601 luma) and stored as PNG. A variant's pixels do
+not depend on which others were built with it. The 5-class selection is the Matlab version's; other class
 counts take classes evenly spaced over the sorted WNIDs. Output is deterministic.
 
 Any name of the grammar `{{W}}x{{H}}-{{gray|sRGB}}-{{N|full}}[-{{crop|pad|squash}}]` is a variant. With your own

@@ -8,21 +8,26 @@ so that ``DIR`` itself stays the Hub-layout folder that :func:`assemble` writes)
     DIR/.shards/CONFIG/shard-00002-of-00008/build/   one shard's build (a datasets cache)
     DIR/.shards/CONFIG/shard-00002-of-00008/COMPLETE its completion marker: what the shard holds (JSON)
     DIR/.shards/CONFIG/jobs/, logs/                  the SLURM job scripts and their logs
+    DIR/.shards/CONFIG1+CONFIG2/jobs/, logs/         ... of a job that builds several configs together
 
 A shard with its marker is finished and is not built again while the download is as it was (the marker
 keeps its fingerprint, ``builder.cache``); a shard folder without one was interrupted and is built afresh.
 Shards built from another state of the download than is there now are not assembled.
 
+Several configs share the work (:class:`ShardGroup`): shard ``i`` of each is built in one pass over the
+download (:func:`build_shards`, ``imagenet_tiny.prepare_builders``), each image read and decoded once.
+
 On SLURM (:func:`job_scripts`, :func:`submit`): an ``sbatch --array`` job whose task ``i`` runs
-``imagenet-tiny generate CONFIG --data-dir SRC --output DIR --num-shards N --shard-index i``, and a
+``imagenet-tiny generate CONFIG... --data-dir SRC --output DIR --num-shards N --shard-index i``, and a
 finalize job that depends on it (``afterok``) and runs ``imagenet-tiny slurm ... --finalize``
-(:func:`finalize`), so that ``datasets.load_dataset(DIR, CONFIG)`` loads the result. This module sits above
+(:func:`finalize`), so that ``datasets.load_dataset(DIR, CONFIG)`` loads each config. This module sits above
 the builder and the export: it runs both.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import os
@@ -38,7 +43,7 @@ import datasets
 from builder import report
 from builder.config import ImageNetTinyConfig
 from builder.errors import ImageNetTinyError
-from imagenet_tiny import CorruptImageError, ImageNetTiny, prepare_variant
+from imagenet_tiny import CorruptImageError, ImageNetTiny, prepare_builders
 from publish.export import check_export, write_card, write_config, write_preview
 from publish.preview import draw_preview
 
@@ -95,28 +100,100 @@ class ShardPlan:
         return [i for i in (range(self.num_shards) if indices is None else indices) if self.marker(i) is None]
 
 
-def build_shard(plan: ShardPlan, index: int, *, num_proc: Optional[int] = None, strict: bool = False) -> dict:
-    """Build shard ``index`` unless it is finished already; returns its completion marker.
+@dataclasses.dataclass(frozen=True)
+class ShardGroup:
+    """The configs that one array job builds together: its task ``i`` builds shard ``i`` of each, in one pass."""
 
-    ``"reused": True`` in the result says that nothing was built. A strict run fails on a finished shard
-    that skipped images, as on any build.
+    configs: tuple[str, ...]
+    data_dir: str
+    output: str
+    num_shards: int
+
+    def __post_init__(self) -> None:
+        if not self.configs or len(set(self.configs)) != len(self.configs):
+            raise ShardError(f"a job builds one or more different configs, not {list(self.configs)}")
+
+    @property
+    def plans(self) -> tuple[ShardPlan, ...]:
+        return tuple(ShardPlan(config, self.data_dir, self.output, self.num_shards) for config in self.configs)
+
+    @property
+    def name(self) -> str:
+        """The configs, as messages and job names give them."""
+        return ", ".join(self.configs)
+
+    @property
+    def root(self) -> Path:
+        """Where the job's scripts and logs live: the config's folder, or one named for the configs."""
+        if len(self.configs) == 1:
+            return self.plans[0].root
+        joined = "+".join(self.configs)
+        if len(joined) > 100:  # a folder name has at most 255 bytes
+            digest = hashlib.sha1(joined.encode()).hexdigest()[:10]
+            joined = f"{self.configs[0]}+{len(self.configs) - 1}-more-{digest}"
+        return Path(self.output) / SHARDS_DIR / joined
+
+    def check_index(self, index: int) -> None:
+        self.plans[0].check_index(index)
+
+    def incomplete(self, indices: Optional[Sequence[int]] = None) -> list[int]:
+        """The shards (of ``indices``, default all) that some config has not finished."""
+        unfinished = {i for plan in self.plans for i in plan.incomplete(indices)}
+        return sorted(unfinished)
+
+
+def build_shards(group: ShardGroup, index: int, *, num_proc: Optional[int] = None, strict: bool = False) -> dict[str, dict]:
+    """Build shard ``index`` of each config of ``group`` that has not finished it, in one pass over the
+    download; returns each config's completion marker, ``"reused": True`` where nothing was built.
+
+    A strict run fails on a finished shard that skipped images, as on any build.
     """
+    group.check_index(index)
+    markers, pending = {}, []
+    for plan in group.plans:
+        marker = _finished(plan, index, strict)
+        if marker is not None:
+            markers[plan.config] = {**marker, "reused": True}
+            continue
+        folder = plan.folder(index)
+        if folder.exists():  # interrupted earlier: its partial build may be inconsistent
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True)
+        pending.append(plan)
+    builders = [
+        ImageNetTiny(config_name=plan.config, data_dir=plan.data_dir, cache_dir=str(plan.folder(index) / "build"),
+                     strict=strict, shard=(index, plan.num_shards))
+        for plan in pending
+    ]
+    prepare_builders(builders, num_proc=num_proc)
+    for plan, builder in zip(pending, builders):
+        markers[plan.config] = {**_write_marker(plan, index, builder), "reused": False}
+    return {config: markers[config] for config in group.configs}
+
+
+def build_shard(plan: ShardPlan, index: int, *, num_proc: Optional[int] = None, strict: bool = False) -> dict:
+    """Build shard ``index`` of one config unless it is finished already; returns its completion marker."""
+    group = ShardGroup((plan.config,), plan.data_dir, plan.output, plan.num_shards)
+    return build_shards(group, index, num_proc=num_proc, strict=strict)[plan.config]
+
+
+def _finished(plan: ShardPlan, index: int, strict: bool) -> Optional[dict]:
+    """The marker of shard ``index`` where it is finished from the download as it is now, else None."""
     marker = plan.marker(index)
-    if marker is not None:
-        if marker.get("source") == _download_state(plan):
-            failure = report.strict_failure(str((plan.folder(index) / marker["skipped_report"]).parent)) if strict else None
-            if failure:
-                raise CorruptImageError(failure)
-            return {**marker, "reused": True}
+    if marker is None:
+        return None
+    if marker.get("source") != _download_state(plan):
         logger.warning("The download at %s changed since shard %d of %d was built: building it anew", plan.data_dir, index, plan.num_shards)
+        return None
+    failure = report.strict_failure(str((plan.folder(index) / marker["skipped_report"]).parent)) if strict else None
+    if failure:
+        raise CorruptImageError(failure)
+    return marker
+
+
+def _write_marker(plan: ShardPlan, index: int, builder: ImageNetTiny) -> dict:
+    """Write the completion marker of a built shard, last; returns it."""
     folder = plan.folder(index)
-    if folder.exists():  # interrupted earlier: its partial build may be inconsistent
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
-    builder = prepare_variant(
-        plan.config, plan.data_dir, cache_dir=str(folder / "build"), num_proc=num_proc, strict=strict,
-        shard=(index, plan.num_shards),
-    )
     built = builder.as_dataset()
     marker = {
         "config": plan.config,
@@ -134,7 +211,7 @@ def build_shard(plan: ShardPlan, index: int, *, num_proc: Optional[int] = None, 
     temporary = folder / f"{MARKER}.tmp"
     temporary.write_text(json.dumps(marker, indent=1))
     temporary.rename(folder / MARKER)  # the marker appears whole, and last
-    return {**marker, "reused": False}
+    return marker
 
 
 def shard_splits(plan: ShardPlan) -> dict[str, datasets.Dataset]:
@@ -142,6 +219,17 @@ def shard_splits(plan: ShardPlan) -> dict[str, datasets.Dataset]:
 
     Raises :class:`ShardError` naming the shards that are not finished.
     """
+    _check_finished(plan)
+    parts: dict[str, list] = {}
+    for index in range(plan.num_shards):
+        marker = plan.marker(index)
+        for split, files in marker["files"].items():
+            parts.setdefault(split, []).extend(datasets.Dataset.from_file(str(plan.folder(index) / f)) for f in files)
+    return {split: datasets.concatenate_datasets(pieces) for split, pieces in parts.items()}
+
+
+def _check_finished(plan: ShardPlan) -> None:
+    """Raise :class:`ShardError` naming the shards that are not finished, or were built from another state of the download."""
     missing = plan.incomplete()
     if missing:
         raise ShardError(
@@ -156,12 +244,6 @@ def shard_splits(plan: ShardPlan) -> dict[str, datasets.Dataset]:
             f"were built: {_ranges(stale)}. Build them again (imagenet-tiny slurm ... --only-shards "
             f"{_ranges(stale, ',')}) and assemble again."
         )
-    parts: dict[str, list] = {}
-    for index in range(plan.num_shards):
-        marker = plan.marker(index)
-        for split, files in marker["files"].items():
-            parts.setdefault(split, []).extend(datasets.Dataset.from_file(str(plan.folder(index) / f)) for f in files)
-    return {split: datasets.concatenate_datasets(pieces) for split, pieces in parts.items()}
 
 
 def merge_skipped(plan: ShardPlan) -> list:
@@ -264,27 +346,30 @@ def executable() -> str:
     return os.path.abspath(found)
 
 
-def job_scripts(plan: ShardPlan, options: SlurmOptions, indices: Sequence[int]) -> dict[str, str]:
+def job_scripts(group: ShardGroup, options: SlurmOptions, indices: Sequence[int]) -> dict[str, str]:
     """The array job (when ``indices``) and the finalize job, as sbatch scripts."""
     q = shlex.quote
     common = [
         f"--{name}={value}" for name, value in (("partition", options.partition), ("time", options.time), ("mem", options.mem)) if value
     ]
-    data = f"--data-dir {q(plan.data_dir)} --output {q(plan.output)} --num-shards {plan.num_shards}"
-    logs = plan.root / "logs"
+    configs = " ".join(map(q, group.configs))
+    data = f"--data-dir {q(group.data_dir)} --output {q(group.output)} --num-shards {group.num_shards}"
+    logs = group.root / "logs"
+    job_name = f"imagenet-tiny-{group.root.name}"
+    each = "shard i of each config, in one pass" if len(group.configs) > 1 else "shard i"
     scripts = {}
     if indices:
         scripts["shards.sbatch"] = _script(
-            [f"--job-name=imagenet-tiny-{plan.config}", f"--array={array_spec(indices)}",
+            [f"--job-name={job_name}", f"--array={array_spec(indices)}",
              f"--cpus-per-task={options.cpus_per_task}", f"--output={logs}/shard-%a.log", *common],
-            "Task i builds shard i (a finished shard is left as it is).",
-            f'{q(executable())} generate {q(plan.config)} {data} --shard-index "$SLURM_ARRAY_TASK_ID" '
+            f"Task i builds {each} (a finished shard is left as it is).",
+            f'{q(executable())} generate {configs} {data} --shard-index "$SLURM_ARRAY_TASK_ID" '
             f'--num-proc "${{SLURM_CPUS_PER_TASK:-1}}"',
         )
     scripts["finalize.sbatch"] = _script(
-        [f"--job-name=imagenet-tiny-{plan.config}-finalize", "--cpus-per-task=1", f"--output={logs}/finalize.log", *common],
-        f"Assembles {plan.output} from the finished shards, as imagenet-tiny export lays it out.",
-        f"{q(executable())} slurm {q(plan.config)} {data} --finalize",
+        [f"--job-name={job_name}-finalize", "--cpus-per-task=1", f"--output={logs}/finalize.log", *common],
+        f"Assembles {group.output} from the finished shards, as imagenet-tiny export lays it out.",
+        f"{q(executable())} slurm {configs} {data} --finalize",
     )
     return scripts
 
@@ -294,8 +379,8 @@ def _script(options: list[str], comment: str, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def sbatch_commands(plan: ShardPlan, indices: Sequence[int], array_job: Optional[str]) -> list[list[str]]:
-    jobs = plan.root / "jobs"
+def sbatch_commands(group: ShardGroup, indices: Sequence[int], array_job: Optional[str]) -> list[list[str]]:
+    jobs = group.root / "jobs"
     commands = []
     if indices:
         commands.append(["sbatch", "--parsable", str(jobs / "shards.sbatch")])
@@ -304,25 +389,25 @@ def sbatch_commands(plan: ShardPlan, indices: Sequence[int], array_job: Optional
     return commands
 
 
-def submit(plan: ShardPlan, scripts: dict[str, str], indices: Sequence[int]) -> Submission:
-    """Write the job scripts under ``plan.root/jobs`` and submit them: the array job of ``indices``, then the finalize job."""
+def submit(group: ShardGroup, scripts: dict[str, str], indices: Sequence[int]) -> Submission:
+    """Write the job scripts under ``group.root/jobs`` and submit them: the array job of ``indices``, then the finalize job."""
     if shutil.which("sbatch") is None:
         raise ShardError("sbatch is not on PATH: run this where SLURM is installed (a login node), or use --dry-run")
-    jobs = plan.root / "jobs"
+    jobs = group.root / "jobs"
     jobs.mkdir(parents=True, exist_ok=True)
-    (plan.root / "logs").mkdir(exist_ok=True)
+    (group.root / "logs").mkdir(exist_ok=True)
     for name, text in scripts.items():
         (jobs / name).write_text(text)
-    array_job = _sbatch(sbatch_commands(plan, indices, None)[0]) if indices else None
-    finalize_job = _sbatch(sbatch_commands(plan, indices, array_job)[-1])
+    array_job = _sbatch(sbatch_commands(group, indices, None)[0]) if indices else None
+    finalize_job = _sbatch(sbatch_commands(group, indices, array_job)[-1])
     return Submission(tuple(indices), array_job, finalize_job)
 
 
-def status_command(plan: ShardPlan, extra: str = "--status") -> str:
-    """The command line that runs ``imagenet-tiny slurm`` on ``plan`` again, with ``extra``."""
+def status_command(group: ShardGroup, extra: str = "--status") -> str:
+    """The command line that runs ``imagenet-tiny slurm`` on ``group`` again, with ``extra``."""
     return (
-        f"imagenet-tiny slurm {plan.config} --data-dir {shlex.quote(plan.data_dir)} --output {shlex.quote(plan.output)} "
-        f"--num-shards {plan.num_shards} {extra}"
+        f"imagenet-tiny slurm {' '.join(group.configs)} --data-dir {shlex.quote(group.data_dir)} "
+        f"--output {shlex.quote(group.output)} --num-shards {group.num_shards} {extra}"
     )
 
 
@@ -333,20 +418,20 @@ def _sbatch(command: list[str]) -> str:
     return result.stdout.strip().split(";")[0]  # --parsable: "jobid" or "jobid;cluster"
 
 
-def status(plan: ShardPlan) -> str:
+def status(group: ShardGroup) -> str:
     """Finished shards, and the unfinished ones by index with the last line of their log."""
-    finished, unfinished = [], []
-    for index in range(plan.num_shards):
-        (unfinished if plan.marker(index) is None else finished).append(index)
-    lines = [f"{plan.config} in {plan.output}: {len(finished)} of {plan.num_shards} shards finished"]
+    unfinished = group.incomplete()
+    lines = [f"{group.name} in {group.output}: {group.num_shards - len(unfinished)} of {group.num_shards} shards finished"]
     for index in unfinished:
-        log = plan.root / "logs" / f"shard-{index}.log"
+        log = group.root / "logs" / f"shard-{index}.log"
         last = _last_line(log) if log.is_file() else "no log: not started"
         lines.append(f"  shard {index} not finished: {last}")
     if unfinished:
-        lines.append(f"Resubmit them: {status_command(plan, '--only-shards ' + array_spec(unfinished))}")
-    assembled = os.path.join(plan.output, plan.config)
-    lines.append(f"assembled: {assembled}" if os.path.isdir(assembled) else "not assembled yet")
+        lines.append(f"Resubmit them: {status_command(group, '--only-shards ' + array_spec(unfinished))}")
+    for config in group.configs:
+        assembled = os.path.join(group.output, config)
+        what = f"assembled: {assembled}" if os.path.isdir(assembled) else "not assembled yet"
+        lines.append(f"{config}: {what}" if len(group.configs) > 1 else what)
     return "\n".join(lines)
 
 
@@ -355,7 +440,14 @@ def _last_line(path) -> str:
     return f"{path}: {lines[-1]}" if lines else f"{path} is empty (still running?)"
 
 
-def finalize(plan: ShardPlan, *, force: bool = False) -> tuple[list[str], list[report.SkippedImage]]:
-    """Assemble ``plan.output`` from the finished shards; returns the files written and the images the shards skipped."""
-    written = assemble(plan, force=force)
-    return written, merge_skipped(plan)
+def finalize(group: ShardGroup, *, force: bool = False) -> tuple[list[str], list[report.SkippedImage]]:
+    """Assemble ``group.output`` from the finished shards of each config; returns the files written and the
+    images the shards skipped. Every config's shards are checked before any is assembled."""
+    for plan in group.plans:
+        check_export(plan.output, [plan.config], force=force)
+        _check_finished(plan)
+    written, skipped = [], []
+    for plan in group.plans:
+        written += assemble(plan, force=force)
+        skipped += merge_skipped(plan)
+    return written, skipped

@@ -245,7 +245,9 @@ def export(
     default_config: Optional[str] = None,
     force: bool = False,
 ) -> dict[str, list[str]]:
-    """Build each config (reusing a finished build) and export it into ``out_dir``, then regenerate the card.
+    """Build the configs (reusing finished builds; the others in one pass over the download, each image read
+    and decoded once for all: ``imagenet_tiny.prepare_variants``) and export each into ``out_dir``, then
+    regenerate the card.
 
     Returns the paths written per config, relative to ``out_dir``. ``repo_id`` only fills the card's
     loading snippet. ``default_config``: the config that ``load_dataset(out_dir)`` loads, one of
@@ -253,7 +255,7 @@ def export(
     the first of ``config_names`` becomes it. ``force``: replace a card, previews and config folders that
     export did not write (otherwise an :class:`~publish.folder.OverwriteError` before any build).
     """
-    from imagenet_tiny import prepare_variant
+    from imagenet_tiny import prepare_variants
 
     convert_file_size_to_int(max_shard_size)  # every argument checked before the first (long) build
     check_min_shards(min_shards)
@@ -265,8 +267,8 @@ def export(
     default = choose_default_config({*config_names, *exported_configs(out_dir)}, default_config,
                                     folder_default_config(out_dir), fallback=next(iter(config_names), None))
     written = {}
-    for name in config_names:
-        builder = prepare_variant(name, os.fspath(data_dir), cache_dir=cache_dir, num_proc=num_proc)
+    builders = prepare_variants(config_names, os.fspath(data_dir), cache_dir=cache_dir, num_proc=num_proc)
+    for name, builder in zip(config_names, builders):
         written[name] = export_builder(builder, out_dir, max_shard_size=max_shard_size, min_shards=min_shards,
                                        force=force)
         # After each config, so that the card never lags what DIR holds; the default once it is there.
