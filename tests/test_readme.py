@@ -52,6 +52,7 @@ RUN_ELSEWHERE = (
     ("hf download ILSVRC/imagenet-1k", "test_hub_streaming.py::test_a_snapshot_from_hf_download_builds_in_place"),
     ("imagenet-tiny generate 32x32-sRGB-10 --data-dir imagenet-1k", "test_hub_streaming.py::test_a_snapshot_from_hf_download_builds_in_place"),
     (".venv/bin/python benchmarks/bench_arrays.py", "test_bench_arrays.py::test_benchmark_prints_every_ratio_on_a_few_rows"),
+    (".venv/bin/python benchmarks/bench_onepass.py", "test_bench_onepass.py::test_one_pass_benchmark_runs_every_section_on_a_few_images"),
     # timm is not installed here: its readers' exact datasets calls run against an export and the local Hub.
     ("python train.py --dataset hfds/", "test_publish.py::test_the_repo_root_loads_the_default_config_and_timm_reads_it"),
     ("python validate.py --dataset hfds/", "test_publish.py::test_the_repo_root_loads_the_default_config_and_timm_reads_it"),
