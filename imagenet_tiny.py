@@ -48,10 +48,10 @@ from builder.examples import (
     tiny_example,
     tiny_features,
 )
+from builder.onepass import prepare_builders, unlisted_images
 from builder.report import CorruptImageError
 from builder.sources import HubSource, SourceImage, no_data_dir, open_source
 from builder.sources.annotations import AnnotationError, box_files_state, read_box_files
-from builder.sources.base import SplitImages
 
 logger = logging.getLogger(__name__)
 
@@ -295,19 +295,6 @@ class ImageNetTiny(datasets.GeneratorBasedBuilder):
             shutil.rmtree(self._staging_dir(), ignore_errors=True)  # written: nothing left to resume
 
 
-def unlisted_images(images: dict[str, SplitImages], strict: bool = False) -> dict[str, list[report.SkippedImage]]:
-    """Per split, the files that the listing could not take as images; ``strict``: raise on the first."""
-    unlisted = {
-        split: [report.SkippedImage(split, f.image_id, f.path, f.reason) for f in found.skipped]
-        for split, found in images.items()
-    }
-    every = [row for rows in unlisted.values() for row in rows]
-    if every and strict:
-        more = f" (and {len(every) - 1} more file(s) named as images)" if len(every) > 1 else ""
-        raise CorruptImageError(f"cannot read {every[0].path}: {every[0].reason}{more}")
-    return unlisted
-
-
 def prepare_variant(
     config_name: str,
     data_dir: str,
@@ -361,57 +348,3 @@ def prepare_variants(
     ]
     prepare_builders(builders, num_proc=num_proc)
     return builders
-
-
-def prepare_builders(builders: Sequence[ImageNetTiny], *, num_proc: int | None = None, staging_dir: str | None = None) -> None:
-    """Build every builder whose build is not finished, in one pass over their download when there are several.
-
-    The builders must share the download, ``strict`` and ``shard`` (each may have its own cache folder).
-    A Hub source's configs are built one after the other, each streaming the shards it needs.
-    The pass stages every variant's examples in a folder of ``staging_dir`` (default: the first pending
-    builder's cache folder), as large as their datasets, and removes it when the builds are done.
-    """
-    if any(builder.source is None for builder in builders):
-        raise no_data_dir()
-    pending = list({builder._output_dir: builder for builder in builders if not builder.is_built()}.values())
-    if any(isinstance(builder.source, HubSource) for builder in pending):
-        pending = []  # a Hub source is read shard by shard, each config on its own (builder.staging)
-    if len(pending) > 1:
-        origins = {(builder.origin.path, builder.strict, builder.shard) for builder in pending}
-        if len(origins) > 1:
-            raise InputError(f"one pass builds variants of one download, strict or not, one shard: got {sorted(origins)}")
-        with onepass.staging(staging_dir or pending[0]._cache_dir_root) as folder:
-            _stage(pending, folder, num_proc)
-            for builder in pending:
-                _prepare(builder, num_proc)
-    for builder in builders:  # the others: built alone, or reused (and checked, when strict)
-        if len(pending) < 2 or builder not in pending:
-            _prepare(builder, num_proc)
-
-
-def _stage(builders: Sequence[ImageNetTiny], folder: str, num_proc: int | None) -> None:
-    """The one pass: every builder's examples, staged in a folder of ``folder`` each."""
-    first = builders[0]
-    wnids = sorted(set().union(*(builder.classes.wnids for builder in builders)))
-    splits = [split for split in first.source.splits if any(split in builder.splits for builder in builders)]
-    images = {split: first.source.images(split, wnids) for split in splits}
-    unlisted_images(images, first.strict)  # a strict pass fails here, before any decoding, as each build would
-    targets = [
-        onepass.Target(builder.config, builder.classes, builder.splits, builder.info.features, os.path.join(folder, str(i)))
-        for i, builder in enumerate(builders)
-    ]
-    onepass.run_pass(images, targets, shard=first.shard, num_proc=num_proc, strict=first.strict)
-    for builder, target in zip(builders, targets):
-        builder.staged = target.folder
-
-
-def _prepare(builder: ImageNetTiny, num_proc: int | None) -> None:
-    """``download_and_prepare``, its failure raised as its cause; a staged builder's staging removed after."""
-    try:
-        builder.download_and_prepare(num_proc=num_proc)
-    except datasets.exceptions.DatasetGenerationError as error:
-        raise (error.__cause__ or error) from error
-    finally:
-        if builder.staged:
-            shutil.rmtree(builder.staged, ignore_errors=True)
-            builder.staged = None
